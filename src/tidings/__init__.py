@@ -1,0 +1,3 @@
+"""Tidings: a self-hosted newsletter platform for publishers."""
+
+__version__ = "0.1.0"

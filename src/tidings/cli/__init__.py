@@ -1,0 +1,1 @@
+"""The ``tidings`` command: thin Typer commands that parse, call services and print."""

@@ -1,0 +1,37 @@
+"""The root ``tidings`` command and the mapping of errors to exit codes.
+
+Exit codes: 0 success, 1 a domain error (one line on standard error),
+2 a usage error (Click's own message).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tidings.cli import db, lists, serve, subscribers, users
+from tidings.cli.output import errors
+from tidings.domain.errors import TidingsError
+
+app = typer.Typer(
+    name="tidings",
+    help="Tidings: a self-hosted newsletter platform for publishers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(lists.app, name="lists")
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(users.app, name="users")
+serve.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``tidings`` script."""
+    try:
+        app()
+    except TidingsError as exc:
+        errors.print(f"error: {exc.message}", markup=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,33 @@
+"""``tidings serve``: the web app (and, by default, the delivery worker) in one process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tidings import bootstrap
+from tidings.cli import context
+from tidings.cli.output import console
+from tidings.web.app import create_app
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (TIDINGS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (TIDINGS_PORT).")] = None,
+) -> None:
+    """Apply pending migrations, then serve the web app."""
+    settings = context.settings()
+    bootstrap.configure_logging(settings)
+    runtime = bootstrap.prepare(settings)
+    web = create_app(runtime)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"Tidings is listening on http://{bind_host}:{bind_port} "
+                  f"(public address {settings.base_url}).")
+    uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level,
+                proxy_headers=True, server_header=False)

@@ -1,0 +1,48 @@
+"""Queries on consent records and the texts they point at."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from tidings.db.tables import consent_texts, consents
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def store_text(conn: Connection, text: str, now: datetime) -> str:
+    """Store the exact consent text once; return its sha256 hash."""
+    digest = text_hash(text)
+    exists = conn.execute(
+        select(consent_texts.c.hash).where(consent_texts.c.hash == digest)).first()
+    if exists is None:
+        conn.execute(insert(consent_texts).values(hash=digest, text=text, created_at=now))
+    return digest
+
+
+def record(conn: Connection, *, subscriber_id: int, action: str, source: str,
+           list_ids: Sequence[int], now: datetime, text_hash: str | None = None,
+           ip: str | None = None, user_agent: str | None = None,
+           api_key_id: int | None = None, user_id: int | None = None) -> int:
+    """Insert one consent record; return its id."""
+    return int(conn.execute(insert(consents).values(
+        subscriber_id=subscriber_id, action=action, source=source, list_ids=list(list_ids),
+        text_hash=text_hash, ip=ip, user_agent=(user_agent or None) and user_agent[:512],
+        api_key_id=api_key_id, user_id=user_id, created_at=now,
+    ).returning(consents.c.id)).scalar_one())
+
+
+def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
+    """Every consent record of a subscriber, oldest first, with the text shown."""
+    rows = conn.execute(
+        select(consents, consent_texts.c.text)
+        .join(consent_texts, consent_texts.c.hash == consents.c.text_hash, isouter=True)
+        .where(consents.c.subscriber_id == subscriber_id)
+        .order_by(consents.c.created_at, consents.c.id))
+    return [dict(r._mapping) for r in rows]

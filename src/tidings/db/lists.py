@@ -1,0 +1,86 @@
+"""Queries on mailing lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from tidings.db.tables import lists, subscriptions
+from tidings.domain.lists import MailingList, OptIn, Visibility
+
+
+def _entity(row: Row[Any]) -> MailingList:
+    return MailingList(
+        id=row.id, uid=row.uid, slug=row.slug, name=row.name, description=row.description,
+        visibility=Visibility(row.visibility), optin=OptIn(row.optin),
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def insert_list(conn: Connection, *, uid: str, slug: str, name: str, description: str,
+                visibility: Visibility, optin: OptIn, now: datetime) -> MailingList:
+    row = conn.execute(
+        insert(lists).values(uid=uid, slug=slug, name=name, description=description,
+                             visibility=str(visibility), optin=str(optin),
+                             created_at=now, updated_at=now).returning(*lists.c)
+    ).one()
+    return _entity(row)
+
+
+def update_list(conn: Connection, list_id: int, now: datetime, **values: Any) -> MailingList:
+    row = conn.execute(
+        update(lists).where(lists.c.id == list_id)
+        .values(**{k: str(v) if isinstance(v, Visibility | OptIn) else v
+                   for k, v in values.items()}, updated_at=now)
+        .returning(*lists.c)
+    ).one()
+    return _entity(row)
+
+
+def get(conn: Connection, list_id: int) -> MailingList | None:
+    row = conn.execute(select(lists).where(lists.c.id == list_id)).one_or_none()
+    return _entity(row) if row else None
+
+
+def get_by_slug(conn: Connection, slug: str) -> MailingList | None:
+    row = conn.execute(select(lists).where(lists.c.slug == slug)).one_or_none()
+    return _entity(row) if row else None
+
+
+def get_by_uid(conn: Connection, uid: str) -> MailingList | None:
+    row = conn.execute(select(lists).where(lists.c.uid == uid)).one_or_none()
+    return _entity(row) if row else None
+
+
+def all_lists(conn: Connection, *, visibility: Visibility | None = None) -> list[MailingList]:
+    query = select(lists).order_by(lists.c.name, lists.c.id)
+    if visibility is not None:
+        query = query.where(lists.c.visibility == str(visibility))
+    return [_entity(r) for r in conn.execute(query)]
+
+
+def by_ids(conn: Connection, ids: Sequence[int]) -> list[MailingList]:
+    if not ids:
+        return []
+    return [_entity(r) for r in conn.execute(
+        select(lists).where(lists.c.id.in_(list(ids))).order_by(lists.c.id))]
+
+
+def delete_list(conn: Connection, list_id: int) -> None:
+    conn.execute(delete(lists).where(lists.c.id == list_id))
+
+
+def member_counts(conn: Connection, list_ids: Sequence[int] | None = None,
+                  ) -> dict[int, dict[str, int]]:
+    """``{list_id: {status: count}}`` from the (list_id, status, ...) index."""
+    query = (select(subscriptions.c.list_id, subscriptions.c.status, func.count())
+             .group_by(subscriptions.c.list_id, subscriptions.c.status))
+    if list_ids is not None:
+        query = query.where(subscriptions.c.list_id.in_(list(list_ids)))
+    counts: dict[int, dict[str, int]] = {}
+    for list_id, status, n in conn.execute(query):
+        counts.setdefault(list_id, {})[status] = n
+    return counts

@@ -1,0 +1,75 @@
+"""Queries on subscribers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from tidings.db.tables import subscribers, subscriptions
+from tidings.domain.subscribers import Subscriber, SubscriberStatus
+
+
+def entity(row: Row[Any]) -> Subscriber:
+    return Subscriber(
+        id=row.id, uid=row.uid, email=row.email, name=row.name,
+        status=SubscriberStatus(row.status), attributes=dict(row.attributes or {}),
+        created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def insert_subscriber(conn: Connection, *, uid: str, email: str, name: str,
+                      attributes: dict[str, Any], status: SubscriberStatus,
+                      now: datetime) -> Subscriber:
+    row = conn.execute(
+        insert(subscribers).values(uid=uid, email=email, name=name, attributes=attributes,
+                                   status=str(status), created_at=now, updated_at=now)
+        .returning(*subscribers.c)
+    ).one()
+    return entity(row)
+
+
+def update_subscriber(conn: Connection, subscriber_id: int, now: datetime,
+                      **values: Any) -> Subscriber:
+    values = {k: str(v) if isinstance(v, SubscriberStatus) else v for k, v in values.items()}
+    row = conn.execute(
+        update(subscribers).where(subscribers.c.id == subscriber_id)
+        .values(**values, updated_at=now).returning(*subscribers.c)
+    ).one()
+    return entity(row)
+
+
+def get(conn: Connection, subscriber_id: int) -> Subscriber | None:
+    row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).one_or_none()
+    return entity(row) if row else None
+
+
+def get_by_uid(conn: Connection, uid: str) -> Subscriber | None:
+    row = conn.execute(select(subscribers).where(subscribers.c.uid == uid)).one_or_none()
+    return entity(row) if row else None
+
+
+def get_by_email(conn: Connection, email: str) -> Subscriber | None:
+    row = conn.execute(
+        select(subscribers).where(func.lower(subscribers.c.email) == email.lower())
+    ).one_or_none()
+    return entity(row) if row else None
+
+
+def delete_subscriber(conn: Connection, subscriber_id: int) -> None:
+    conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+
+
+def count(conn: Connection, *, list_id: int | None = None, status: str | None = None) -> int:
+    """Subscribers, or members of ``list_id`` with subscription ``status``."""
+    if list_id is None:
+        query = select(func.count()).select_from(subscribers)
+        if status is not None:
+            query = query.where(subscribers.c.status == status)
+    else:
+        query = select(func.count()).select_from(subscriptions).where(
+            subscriptions.c.list_id == list_id)
+        if status is not None:
+            query = query.where(subscriptions.c.status == status)
+    return int(conn.execute(query).scalar_one())

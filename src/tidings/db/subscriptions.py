@@ -1,0 +1,57 @@
+"""Queries on subscriptions (subscriber × list)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from tidings.db.tables import subscriptions
+from tidings.domain.subscriptions import Subscription, SubscriptionStatus
+
+
+def _entity(row: Row[Any]) -> Subscription:
+    return Subscription(
+        subscriber_id=row.subscriber_id, list_id=row.list_id,
+        status=SubscriptionStatus(row.status), created_at=row.created_at,
+        updated_at=row.updated_at, confirmed_at=row.confirmed_at,
+        unsubscribed_at=row.unsubscribed_at,
+    )
+
+
+def for_subscriber(conn: Connection, subscriber_id: int) -> dict[int, Subscription]:
+    """The subscriber's subscriptions keyed by list id."""
+    rows = conn.execute(
+        select(subscriptions).where(subscriptions.c.subscriber_id == subscriber_id))
+    return {r.list_id: _entity(r) for r in rows}
+
+
+def put(conn: Connection, subscriber_id: int, list_id: int, status: SubscriptionStatus,
+        now: datetime, *, existing: Subscription | None,
+        consent_id: int | None = None) -> Subscription:
+    """Insert or move a subscription to ``status``, stamping the matching timestamp."""
+    values: dict[str, Any] = {"status": str(status), "updated_at": now}
+    if status is SubscriptionStatus.CONFIRMED:
+        values["confirmed_at"] = now
+        values["unsubscribed_at"] = None
+    elif status is SubscriptionStatus.UNSUBSCRIBED:
+        values["unsubscribed_at"] = now
+    else:
+        values["confirmed_at"] = None
+        values["unsubscribed_at"] = None
+    if consent_id is not None:
+        values["consent_id"] = consent_id
+    if existing is None:
+        row = conn.execute(insert(subscriptions).values(
+            subscriber_id=subscriber_id, list_id=list_id, created_at=now, **values,
+        ).returning(*subscriptions.c)).one()
+    else:
+        if existing.status is status:
+            values.pop("confirmed_at", None)
+            values.pop("unsubscribed_at", None)
+        row = conn.execute(update(subscriptions).where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id == list_id,
+        ).values(**values).returning(*subscriptions.c)).one()
+    return _entity(row)

@@ -1,0 +1,1 @@
+"""Entities, enums, state machines and the error tree. Pure Python, no I/O."""

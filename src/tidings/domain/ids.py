@@ -1,0 +1,21 @@
+"""Public random identifiers, given to every subscriber, list and campaign.
+
+Integer keys stay internal (joins, keyset pagination); what leaves Tidings in
+URLs, APIs and exports is this opaque, unguessable id.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+_UID = re.compile(r"[A-Za-z0-9_-]{16}\Z")
+
+
+def new_uid() -> str:
+    """A 16-character URL-safe random id (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def looks_like_uid(value: str) -> bool:
+    return bool(_UID.match(value))

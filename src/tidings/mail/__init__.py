@@ -1,0 +1,1 @@
+"""Building messages: templates, Markdown, CSS inlining, headers, DKIM, signed link tokens."""
