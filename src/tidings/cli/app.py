@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tidings.cli import db, lists, serve, subscribers, users
+from tidings.cli import campaigns, db, lists, serve, subscribers, users
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
 
@@ -25,6 +25,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(lists.app, name="lists")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
+app.add_typer(campaigns.app, name="campaigns")
 serve.register(app)
 
 

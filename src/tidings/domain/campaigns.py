@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tidings.domain.errors import InvalidTransition
+from tidings.domain.errors import InvalidTransition, ValidationError
 
 
 class CampaignStatus(StrEnum):
@@ -91,3 +91,29 @@ class Campaign:
     archive: bool = False
     archive_slug: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+MAX_SUBJECT = 998
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def check_subject(subject: str) -> str:
+    """One line of at most 998 characters: CR, LF and other controls are refused."""
+    if any(ord(c) < 32 or c in "\u2028\u2029\x7f" for c in subject):
+        raise ValidationError("The subject must be one line without control characters.",
+                              field="subject")
+    subject = subject.strip()
+    if not subject:
+        raise ValidationError("The subject is empty.", field="subject")
+    if len(subject) > MAX_SUBJECT:
+        raise ValidationError(f"The subject is longer than {MAX_SUBJECT} characters.",
+                              field="subject")
+    return subject
+
+
+def check_body(body: str) -> str:
+    if len(body.encode("utf-8")) > MAX_BODY_BYTES:
+        raise ValidationError("The body is larger than 5 MiB.", field="body")
+    if "\x00" in body:
+        raise ValidationError("The body contains a NUL character.", field="body")
+    return body
