@@ -91,3 +91,11 @@ def recent(conn: Connection, *, limit: int = 50, before_id: int | None = None,
 
 def delete_campaign(conn: Connection, campaign_id: int) -> None:
     conn.execute(delete(campaigns).where(campaigns.c.id == campaign_id))
+
+
+def due_scheduled(conn: Connection, now: datetime) -> list[str]:
+    """Public ids of scheduled campaigns whose time has come, earliest first."""
+    return list(conn.execute(
+        select(campaigns.c.uid).where(campaigns.c.status == str(CampaignStatus.SCHEDULED),
+                                      campaigns.c.scheduled_at <= now)
+        .order_by(campaigns.c.scheduled_at)).scalars())

@@ -1,0 +1,43 @@
+"""The transactional path: queue a message now, the worker sends it promptly with retries.
+
+A web request never talks to SMTP: it queues a row in the same transaction as the change
+that caused it (a signup queues its confirmation), so the message exists exactly when the
+change does. The worker (``delivery``) builds each message with :mod:`tidings.mail` and
+sends it through the same transports as campaigns.
+
+Kinds and their payloads:
+
+``confirmation``  {"consent_id": int, "list_ids": [int, ...]}
+``welcome``       {"list_id": int}
+``test``          {"campaign_id": int}
+``password_reset`` {"user_id": int}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tidings.db import outbox as db_outbox
+from tidings.db.types import utcnow
+
+KINDS = frozenset({"confirmation", "welcome", "test", "password_reset"})
+
+
+def enqueue(conn: Connection, *, kind: str, to_email: str, subscriber_id: int | None = None,
+            payload: dict[str, Any] | None = None, now: datetime | None = None) -> int:
+    """Queue one message inside the caller's transaction; return its id."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    return db_outbox.insert_message(conn, kind=kind, to_email=to_email,
+                                    subscriber_id=subscriber_id, payload=payload or {},
+                                    now=now or utcnow())
+
+
+def sent_recently(conn: Connection, *, to_email: str, kind: str, hours: int = 24) -> int:
+    """How many ``kind`` messages were queued for ``to_email`` in the last ``hours``."""
+    now = utcnow()
+    return db_outbox.count_recent(conn, to_email=to_email, kind=kind,
+                                  since=db_outbox.window_start(now, hours))
