@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -47,7 +48,7 @@ from tidings.mail.context import Outgoing, Recipient, Sender
 from tidings.mail.dkim import DkimSigner
 from tidings.mail.headers import Header
 from tidings.mail.templates import Kind, Slot, SlotTable
-from tidings.mail.tokens import Purpose, TokenSigner
+from tidings.mail.tokens import TokenSigner
 
 VARIANT_CACHE = 64
 _CONTENT_MARK = "\ue002"
@@ -79,6 +80,8 @@ def inline_css(html: str) -> str:
 class Preview(NamedTuple):
     """What a reader's message contains: the two parts decoded, and every header.
 
+    The parts have CRLF line ends, as they travel and as Python's ``email`` package
+    decodes them from a received message.
     ``headers`` are (name, value) with values unfolded and RFC 2047 decoded, in
     message order, without ``DKIM-Signature`` (its value depends on the signing time).
     """
@@ -102,7 +105,7 @@ def _list_dict(item: MailingList) -> dict[str, Any]:
 
 def _reader_dict(recipient: Recipient, lists: Sequence[MailingList]) -> dict[str, Any]:
     parts = recipient.name.split()
-    attributes = dict(recipient.attributes)
+    attributes = recipient.attributes
     return {
         "name": recipient.name, "email": recipient.email, "uid": recipient.uid,
         "first_name": parts[0] if parts else "",
@@ -128,8 +131,9 @@ class CompiledCampaign:
         self.tokens = tokens
         self.dkim = dkim
         self.table = SlotTable()
-        self.boundary = mime.new_boundary()
+        self.boundary = mime.new_boundary(f"{kind}:{campaign.id}:{campaign.uid}")
         self._variants: OrderedDict[str, _Variant] = OrderedDict()
+        self._lock = threading.Lock()
         self._date: tuple[int, str] = (-1, "")
 
         source = content.to_html(campaign.body, campaign.body_format)
@@ -219,17 +223,19 @@ class CompiledCampaign:
         return self._layout.render({**context, "content": Markup(body)})  # noqa: S704
 
     def _variant(self, html: str) -> _Variant:
-        found = self._variants.get(html)
-        if found is not None:
-            self._variants.move_to_end(html)
-            return found
+        with self._lock:
+            found = self._variants.get(html)
+            if found is not None:
+                self._variants.move_to_end(html)
+                return found
         inlined = self._with_footer(inline_css(html))
         plain = text.from_html(inlined)
         body = mime.BodyTemplate(self.boundary, plain, inlined)
         variant = _Variant(body, mime.slot_indexes([plain]), mime.slot_indexes([inlined]))
-        self._variants[html] = variant
-        if len(self._variants) > VARIANT_CACHE:
-            self._variants.popitem(last=False)
+        with self._lock:
+            self._variants[html] = variant
+            if len(self._variants) > VARIANT_CACHE:
+                self._variants.popitem(last=False)
         return variant
 
     def _with_footer(self, html: str) -> str:
@@ -262,8 +268,8 @@ class CompiledCampaign:
         scope: dict[str, Any] = {
             "subscriber": _reader_dict(recipient, self.lists),
             "unsubscribe_url": unsubscribe,
-            "preferences_url": f"{self.sender.base_url}/preferences/"
-                               f"{self.tokens.sign(Purpose.PREFERENCES, recipient.subscriber_id)}",
+            "preferences_url": links.preferences_url(self.sender.base_url, self.tokens,
+                                                     recipient.subscriber_id),
         }
         if reader_list is not None:
             scope["list"] = _list_dict(reader_list)
@@ -284,10 +290,9 @@ class CompiledCampaign:
         unsubscribe = links.unsubscribe_url(self.sender.base_url, token)
         scope = self._scope(recipient, reader_list, unsubscribe)
         variant = self._variant(self._html(scope)) if self._per_reader else self._static_variant
+        text_values, html_values = self.table.values(scope, variant.text_slots,
+                                                     variant.html_slots)
         env_text = templates.environment(False)
-        text_values = {i: str(templates.evaluate(self.table.slots[i], scope, env_text))
-                       for i in variant.text_slots}
-        html_values = self.table.values(scope, variant.html_slots, html=True)
 
         if self._subject_value and not test:
             subject = self._subject_value

@@ -27,9 +27,15 @@ _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_EOL = re.compile(rb" \r\n")
 
 
-def new_boundary() -> str:
-    """A boundary that cannot occur in quoted-printable text (``=_`` is never QP)."""
-    return "=_tidings_" + secrets.token_hex(12)
+def new_boundary(seed: str | None = None) -> str:
+    """A boundary that cannot occur in quoted-printable text (``=_`` is never QP).
+
+    With ``seed`` it is the same every time (a campaign keeps its boundary when it
+    is compiled again in another process).
+    """
+    if seed is None:
+        return "=_tidings_" + secrets.token_hex(12)
+    return "=_tidings_" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
 
 
 def qp(text: str) -> bytes:
@@ -135,10 +141,13 @@ class BodyTemplate:
 
     def decoded(self, text_values: Mapping[int, str],
                 html_values: Mapping[int, str]) -> tuple[str, str]:
-        """The text and HTML a reader sees: what :meth:`fill` encodes, decoded."""
+        """The text and HTML as a reader's program decodes them from :meth:`fill`'s bytes.
+
+        Line ends are CRLF, as on the wire (and as Python's ``email`` returns them).
+        """
         def join(source: str, values: Mapping[int, str]) -> str:
-            return SLOT.sub(lambda m: values[int(m.group(1))], source).replace("\r\n", "\n") \
-                .replace("\r", "\n")
+            joined = SLOT.sub(lambda m: values[int(m.group(1))], source)
+            return joined.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
         return join(self.text, text_values), join(self.html, html_values)
 
 

@@ -30,6 +30,7 @@ subscriber... %}``) are rendered per reader.
 from __future__ import annotations
 
 import contextvars
+import html as _html
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -59,6 +60,7 @@ SLOT_OPEN = "\ue000"
 SLOT_CLOSE = "\ue001"
 SLOT = re.compile("\ue000([0-9]+)\ue001")
 _SENTINEL_CHARS = re.compile("[\ue000-\ue002]")
+_WHITESPACE = re.compile(r"[ \t\r\n\f]+")
 
 
 class Kind(StrEnum):
@@ -286,15 +288,22 @@ class SlotTable:
             self.slots.append(slot)
         return f"{SLOT_OPEN}{index}{SLOT_CLOSE}"
 
-    def values(self, scope: Mapping[str, Any], indexes: Sequence[int],
-               html: bool) -> dict[int, str]:
-        """The text of each slot in ``indexes`` for one reader (HTML-escaped if ``html``)."""
-        env = environment(html)
-        out: dict[int, str] = {}
-        for index in indexes:
+    def values(self, scope: Mapping[str, Any], text_indexes: Sequence[int],
+               html_indexes: Sequence[int]) -> tuple[dict[int, str], dict[int, str]]:
+        """One reader's slot values for a message's text part and its HTML part.
+
+        The HTML value is what autoescaping Jinja prints; the text value is what a
+        reader sees of it (unescaped, white space collapsed as HTML shows it).
+        """
+        env = environment(True)
+        text: dict[int, str] = {}
+        html: dict[int, str] = {}
+        for index in {*text_indexes, *html_indexes}:
             value = evaluate(self.slots[index], scope, env)
-            out[index] = str(Markup.escape(value)) if html else str(value)
-        return out
+            html[index] = str(Markup.escape(value))
+            shown = _html.unescape(str(value)) if isinstance(value, Markup) else str(value)
+            text[index] = _WHITESPACE.sub(" ", shown)
+        return text, html
 
 
 _MISSING = object()
