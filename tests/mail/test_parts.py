@@ -129,3 +129,14 @@ def test_body_template_fills_slots_and_hashes_like_the_whole_body() -> None:
     assert text_part == "Hi Ada  & co!\r\n"
     assert html_part == "<p>Hi Ada  &amp; co!</p>\r\n<p>  x  </p>"
     assert re.search(rb"--=_b--\r\n$", filled.data)
+
+
+@given(st.text(max_size=400), st.sampled_from(["Subject", "X"]))
+def test_encoded_words_round_trip_any_text_within_75_characters(value: str, name: str) -> None:
+    written = headers.text(name, "é" + value)
+    words = written.split("\r\n ")
+    assert all(len(word) <= 75 for word in words if word.startswith("=?"))
+    assert written.isascii()
+    assert headers.decode(written) == headers.clean("é" + value)
+    phrase = headers.phrase("ü" + value)
+    assert headers.decode(phrase) == headers.clean("ü" + value)

@@ -45,7 +45,7 @@ from tidings.domain.errors import ValidationError
 from tidings.domain.lists import MailingList
 from tidings.mail import content, headers, links, mime, templates, text
 from tidings.mail.context import Outgoing, Recipient, Sender
-from tidings.mail.dkim import DkimSigner
+from tidings.mail.dkim import DkimSigner, relaxed_header
 from tidings.mail.headers import Header
 from tidings.mail.templates import Kind, Slot, SlotTable
 from tidings.mail.tokens import TokenSigner
@@ -134,6 +134,7 @@ class CompiledCampaign:
         self.boundary = mime.new_boundary(f"{kind}:{campaign.id}:{campaign.uid}")
         self._variants: OrderedDict[str, _Variant] = OrderedDict()
         self._lock = threading.Lock()
+        self._subject_getters: dict[int, templates.Getter] = {}
         self._date: tuple[int, str] = (-1, "")
 
         source = content.to_html(campaign.body, campaign.body_format)
@@ -191,6 +192,17 @@ class CompiledCampaign:
         self._content_type = f'multipart/alternative; boundary="{self.boundary}"'
         self._list_headers = {item.id: self._list_header_values(item) for item in self.lists}
         self._list_headers[0] = self._list_header_values(self.lists[0] if self.lists else None)
+        self._known: dict[Header, bytes] = {}
+        if dkim is not None:
+            static = [("From", self._from), ("MIME-Version", "1.0"),
+                      ("Content-Type", self._content_type),
+                      ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                      ("Precedence", "bulk"), ("Auto-Submitted", "auto-generated")]
+            if self._reply_to:
+                static.append(("Reply-To", self._reply_to))
+            for list_header, feedback in self._list_headers.values():
+                static += [("List-Id", list_header), ("Feedback-ID", feedback)]
+            self._known = {header: relaxed_header(*header) for header in static}
         if self._subject_marked and not templates.SLOT.search(self._subject_marked):
             self._subject_value = headers.text("Subject", self._subject_marked)
         else:
@@ -231,7 +243,7 @@ class CompiledCampaign:
         inlined = self._with_footer(inline_css(html))
         plain = text.from_html(inlined)
         body = mime.BodyTemplate(self.boundary, plain, inlined)
-        variant = _Variant(body, mime.slot_indexes([plain]), mime.slot_indexes([inlined]))
+        variant = _Variant(body, body.text_slots, body.html_slots)
         with self._lock:
             self._variants[html] = variant
             if len(self._variants) > VARIANT_CACHE:
@@ -275,6 +287,14 @@ class CompiledCampaign:
             scope["list"] = _list_dict(reader_list)
         return scope
 
+    def _subject_getter(self, index: int) -> templates.Getter:
+        """Slot ``index`` as the (not escaping) subject prints it."""
+        found = self._subject_getters.get(index)
+        if found is None:
+            found = templates.getter(self.table.slots[index], templates.environment(False))
+            self._subject_getters[index] = found
+        return found
+
     def _date_header(self, now: float | None) -> str:
         second = int(time.time() if now is None else now)
         if self._date[0] != second:
@@ -292,15 +312,13 @@ class CompiledCampaign:
         variant = self._variant(self._html(scope)) if self._per_reader else self._static_variant
         text_values, html_values = self.table.values(scope, variant.text_slots,
                                                      variant.html_slots)
-        env_text = templates.environment(False)
 
         if self._subject_value and not test:
             subject = self._subject_value
         else:
             marked = self._subject_marked if not self._subject.per_reader else \
                 self._subject.render({**self._static, **scope}).strip()
-            filled = mime.join_slots(marked, lambda i: str(
-                templates.evaluate(self.table.slots[i], scope, env_text)))
+            filled = mime.join_slots(marked, lambda i: self._subject_getter(i)(scope))
             subject = headers.text("Subject", ("[Test] " if test else "") + filled)
 
         domain = self.sender.mail_domain
@@ -345,7 +363,8 @@ class CompiledCampaign:
         head = headers.serialize(header_list)
         if self.dkim is not None:
             assert filled.body_hash is not None
-            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now) + head
+            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now,
+                                               known=self._known) + head
         return Outgoing(
             envelope_from=links.verp_address(self.sender.mail_domain, self.tokens,
                                              recipient.subscriber_id, self.campaign.id),

@@ -45,7 +45,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tidings.domain.errors import ValidationError
 
@@ -279,6 +279,7 @@ class SlotTable:
 
     slots: list[Slot] = field(default_factory=list)
     _index: dict[Slot, int] = field(default_factory=dict)
+    _getters: list[Getter] = field(default_factory=list)
 
     def marker(self, slot: Slot) -> str:
         """The sentinel text standing for ``slot`` in rendered output."""
@@ -295,39 +296,62 @@ class SlotTable:
         The HTML value is what autoescaping Jinja prints; the text value is what a
         reader sees of it (unescaped, white space collapsed as HTML shows it).
         """
-        env = environment(True)
+        getters = self._getters
+        if len(getters) < len(self.slots):
+            env = environment(True)
+            getters.extend(getter(slot, env) for slot in self.slots[len(getters):])
         text: dict[int, str] = {}
         html: dict[int, str] = {}
-        for index in {*text_indexes, *html_indexes}:
-            value = evaluate(self.slots[index], scope, env)
-            html[index] = str(Markup.escape(value))
-            shown = _html.unescape(str(value)) if isinstance(value, Markup) else str(value)
-            text[index] = _WHITESPACE.sub(" ", shown)
+        printed: dict[int, str] = {}
+        for index in html_indexes:
+            value = printed[index] = getters[index](scope)
+            html[index] = str(escape(value))
+        for index in text_indexes:
+            value = printed.get(index) or getters[index](scope)
+            if isinstance(value, Markup):
+                value = _html.unescape(str(value))
+            if "\n" in value or "  " in value or "\t" in value or "\r" in value:
+                value = _WHITESPACE.sub(" ", value)
+            text[index] = value
         return text, html
 
 
 _MISSING = object()
+Getter = Callable[[Mapping[str, Any]], str]
 
 
-def evaluate(slot: Slot, scope: Mapping[str, Any], env: _Sandbox) -> Any:
-    """What Jinja would print for ``slot`` in ``scope``, before escaping."""
-    value: Any = scope.get(slot.root, _MISSING)
-    for key in slot.path:
+def getter(slot: Slot, env: _Sandbox) -> Getter:
+    """A function printing ``slot`` from a scope as Jinja in ``env`` would (unescaped)."""
+    root, path = slot.root, slot.path
+    calls = tuple((env.filters[name], args, dict(kwargs)) for name, args, kwargs in slot.filters)
+    undefined = env.undefined
+
+    def get(scope: Mapping[str, Any]) -> str:
+        value: Any = scope.get(root, _MISSING)
+        for key in path:
+            if type(value) is dict or isinstance(value, Mapping):
+                value = value.get(key, _MISSING)
+            elif isinstance(key, int) and isinstance(value, Sequence) \
+                    and not isinstance(value, str):
+                value = value[key] if -len(value) <= key < len(value) else _MISSING
+            else:
+                value = _MISSING
+            if value is _MISSING:
+                break
         if value is _MISSING:
-            break
-        if isinstance(value, Mapping):
-            value = value.get(key, _MISSING)
-        elif isinstance(value, Sequence) and not isinstance(value, str) and isinstance(key, int):
-            value = value[key] if -len(value) <= key < len(value) else _MISSING
-        else:
-            value = _MISSING
-    if value is _MISSING:
-        value = env.undefined()
-    for name, args, kwargs in slot.filters:
-        value = env.filters[name](value, *args, **dict(kwargs))
-    value = _finalize(value)
-    return value if isinstance(value, str) else (str(value) if not isinstance(value, Markup)
-                                                 else value)
+            value = undefined()
+        for func, args, kwargs in calls:
+            value = func(value, *args, **kwargs)
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else str(value)
+
+    return get
+
+
+def evaluate(slot: Slot, scope: Mapping[str, Any], env: _Sandbox) -> str:
+    """What Jinja in ``env`` would print for ``slot`` in ``scope``, before escaping."""
+    return getter(slot, env)(scope)
 
 
 def _const(node: nodes.Node) -> tuple[bool, Any]:
