@@ -192,8 +192,9 @@ def signer_for(from_address: str, keys: Sequence[DkimKey]) -> DkimSigner | None:
 def relaxed_header(name: str, value: str) -> bytes:
     """DKIM relaxed header canonicalisation (RFC 6376 §3.4.2), with CRLF."""
     unfolded = value.replace("\r\n", "").replace("\n", "")
-    return (name.strip().lower() + ":" + _WSP.sub(" ", unfolded).strip() + "\r\n").encode(
-        "utf-8")
+    if "\t" in unfolded or "  " in unfolded:
+        unfolded = _WSP.sub(" ", unfolded)
+    return (name.strip().lower() + ":" + unfolded.strip() + "\r\n").encode("utf-8")
 
 
 def relaxed_body(body: bytes) -> bytes:
