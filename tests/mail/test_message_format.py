@@ -337,3 +337,24 @@ def test_a_broken_template_names_its_line(sender: Sender, tokens: TokenSigner) -
         render(sender, tokens, body="ok\n\nstill ok\n\n{{ subscriber.nmae }}")
     assert "line" in raised.value.message and "nmae" in raised.value.message
     assert raised.value.field == "body"
+
+
+def test_reader_data_cannot_pose_as_a_slot(sender: Sender, tokens: TokenSigner) -> None:
+    body = ("{% if subscriber.attributes.plan %}Hi {{ subscriber.name[:40] }} "
+            "{{ subscriber.attributes.plan }}{% endif %}")
+    compiled = compile_campaign(make_campaign(body=body), [WEEKLY], layout=None, sender=sender,
+                                tokens=tokens, dkim=None)
+    reader = make_recipient(name="Eve\ue0000\ue001\ue002", attributes={"plan": "\ue0009\ue001"})
+    message = parse(compiled.render(reader).data)
+    text = message.get_body(("plain",)).get_content()
+    # Printed by Jinja: the marker characters are dropped; filled into a slot: kept as
+    # text. Neither is taken for a slot (which would put a link there).
+    assert "Hi Eve0 \ue0009\ue001\r\n" in text
+
+
+def test_problems_in_a_markdown_body_name_the_line_as_written(sender: Sender,
+                                                               tokens: TokenSigner) -> None:
+    body = "# Title\n\nParagraph one.\n\n* a\n* b\n\n{{ subscriber.nmae }}\n"
+    with pytest.raises(ValidationError) as raised:
+        render(sender, tokens, body=body)
+    assert raised.value.details["line"] == 8

@@ -51,7 +51,7 @@ from tidings.mail.templates import Kind, Slot, SlotTable
 from tidings.mail.tokens import TokenSigner
 
 VARIANT_CACHE = 64
-_CONTENT_MARK = "\ue002"
+_CONTENT_MARK = Markup("\ue002")  # a private-use character: nothing to escape
 _BODY_END = re.compile(r"</body\s*>", re.I)
 _UNSUBSCRIBE_SLOT = Slot("unsubscribe_url")
 _PREFERENCES_SLOT = Slot("preferences_url")
@@ -137,6 +137,8 @@ class CompiledCampaign:
         self._subject_getters: dict[int, templates.Getter] = {}
         self._date: tuple[int, str] = (-1, "")
 
+        # Checked as written first, so that problems name the editor's line numbers.
+        templates.check(campaign.body, kind=Kind.BODY, field_name="body")
         source = content.to_html(campaign.body, campaign.body_format)
         self._body = templates.compile_source(source, self.table, kind=Kind.BODY,
                                               field_name="body")
@@ -163,7 +165,9 @@ class CompiledCampaign:
         }
         if not self._subject.per_reader:
             self._subject_marked = self._subject.render(self._static).strip()
-            self._static["campaign"]["subject"] = self._subject_marked
+            # Escaped here (the layout prints it as is) so its slot markers survive.
+            self._static["campaign"]["subject"] = Markup(  # noqa: S704
+                escape(self._subject_marked))
         else:
             self._subject_marked = ""
         self._footer = footer.render(self._static)

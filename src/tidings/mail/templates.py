@@ -178,7 +178,13 @@ def _replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = 
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    # Slot markers are Markup; the same characters in data (a reader's name) are not,
+    # and are dropped so that data can never pose as a slot.
+    if type(value) is str and ("\ue000" in value or "\ue001" in value or "\ue002" in value):
+        return clean_source(value)
+    return value
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -435,7 +441,8 @@ def _rewrite(node: nodes.Node, table: SlotTable, roots: frozenset[str],
             if not isinstance(expr, nodes.TemplateData):
                 slot = _slot_of(expr, free)
                 if slot is not None:
-                    node.nodes[i] = nodes.Const(table.marker(slot), lineno=expr.lineno)
+                    marker = Markup(table.marker(slot))  # noqa: S704 (private-use characters)
+                    node.nodes[i] = nodes.Const(marker, lineno=expr.lineno)
     if isinstance(node, nodes.For):
         node.iter = nodes.Filter(_guard(node.iter), _LOOP_FILTER, [], [], None, None,
                                  lineno=node.iter.lineno)
@@ -525,12 +532,7 @@ def compile_source(source: str, table: SlotTable, *, kind: Kind,
     Raises :class:`ValidationError` naming the first problem :func:`validate` finds.
     """
     kind = Kind(kind)
-    problems = validate(source, kind=kind)
-    if problems:
-        first = problems[0]
-        raise ValidationError(f"{kind.value.capitalize()} template, line {first.line}: "
-                              f"{first.message}", field=field_name or kind.value,
-                              line=first.line, problems=[p.message for p in problems])
+    check(source, kind=kind, field_name=field_name)
     html = kind is not Kind.SUBJECT
     env = environment(html)
     ast = env.parse(clean_source(source))
@@ -539,6 +541,17 @@ def compile_source(source: str, table: SlotTable, *, kind: Kind,
     per_reader = _free_per_reader(ast, frozenset())
     template = env.from_string(ast)
     return Compiled(template, per_reader, html)
+
+
+def check(source: str, *, kind: Kind | str, field_name: str | None = None) -> None:
+    """Raise :class:`ValidationError` naming the first problem :func:`validate` finds."""
+    kind = Kind(kind)
+    problems = validate(source, kind=kind)
+    if problems:
+        first = problems[0]
+        raise ValidationError(f"{kind.value.capitalize()} template, line {first.line}: "
+                              f"{first.message}", field=field_name or kind.value,
+                              line=first.line, problems=[p.message for p in problems])
 
 
 def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
