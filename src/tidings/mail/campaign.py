@@ -43,11 +43,12 @@ from markupsafe import Markup, escape
 from tidings.domain.campaigns import Campaign
 from tidings.domain.errors import ValidationError
 from tidings.domain.lists import MailingList
-from tidings.mail import content, headers, links, mime, templates, text
+from tidings.mail import content, headers, links, mime, slots, templates, text
 from tidings.mail.context import Outgoing, Recipient, Sender
 from tidings.mail.dkim import DkimSigner, relaxed_header
 from tidings.mail.headers import Header
-from tidings.mail.templates import Kind, Slot, SlotTable
+from tidings.mail.slots import Slot, SlotTable
+from tidings.mail.templates import Kind
 from tidings.mail.tokens import TokenSigner
 
 VARIANT_CACHE = 64
@@ -134,20 +135,29 @@ class CompiledCampaign:
         self.boundary = mime.new_boundary(f"{kind}:{campaign.id}:{campaign.uid}")
         self._variants: OrderedDict[str, _Variant] = OrderedDict()
         self._lock = threading.Lock()
-        self._subject_getters: dict[int, templates.Getter] = {}
+        self._subject_getters: dict[int, slots.Getter] = {}
         self._date: tuple[int, str] = (-1, "")
 
-        # Checked as written first, so that problems name the editor's line numbers.
+        self._compile_templates(campaign, layout)
+        self._prepare_html()
+        self._prepare_headers()
+
+    def _compile_templates(self, campaign: Campaign, layout: str | None) -> None:
+        # The body is checked as written first, so problems name the editor's lines.
         templates.check(campaign.body, kind=Kind.BODY, field_name="body")
         source = content.to_html(campaign.body, campaign.body_format)
-        self._body = templates.compile_source(source, self.table, kind=Kind.BODY,
+        self._body = slots.compile_source(source, self.table, kind=Kind.BODY,
                                               field_name="body")
-        self._layout = templates.compile_source(layout or layout_source("default"), self.table,
+        self._layout = slots.compile_source(layout or layout_source("default"), self.table,
                                                 kind=Kind.LAYOUT, field_name="layout")
-        self._subject = templates.compile_source(campaign.subject, self.table,
+        self._subject = slots.compile_source(campaign.subject, self.table,
                                                  kind=Kind.SUBJECT, field_name="subject")
-        footer = templates.compile_source(layout_source("footer"), self.table, kind=Kind.BODY)
+        self._footer_template = slots.compile_source(layout_source("footer"), self.table,
+                                                         kind=Kind.BODY)
 
+    def _prepare_html(self) -> None:
+        """Render what does not depend on the reader, with markers for the slots."""
+        campaign, sender = self.campaign, self.sender
         archive = ""
         if campaign.archive:
             archive = links.archive_url(sender.base_url, campaign.archive_slug or campaign.uid)
@@ -163,14 +173,13 @@ class CompiledCampaign:
             "lists": [_list_dict(item) for item in self.lists],
             "archive_url": archive,
         }
+        self._subject_marked = ""
         if not self._subject.per_reader:
             self._subject_marked = self._subject.render(self._static).strip()
             # Escaped here (the layout prints it as is) so its slot markers survive.
             self._static["campaign"]["subject"] = Markup(  # noqa: S704
                 escape(self._subject_marked))
-        else:
-            self._subject_marked = ""
-        self._footer = footer.render(self._static)
+        self._footer = self._footer_template.render(self._static)
         preheader = campaign.extra.get("preheader")
         self._static["preheader"] = preheader if isinstance(preheader, str) else ""
         self._static["footer"] = Markup(self._footer)  # noqa: S704 (rendered with autoescape)
@@ -188,6 +197,9 @@ class CompiledCampaign:
         if not self._per_reader:
             self._static_variant = self._variant(self._html(None))
 
+    def _prepare_headers(self) -> None:
+        """The header values shared by every reader (and their DKIM canonical forms)."""
+        campaign, sender = self.campaign, self.sender
         self._from = headers.address(campaign.from_name or sender.from_name
                                      or sender.publisher_name,
                                      campaign.from_email or sender.from_email)
@@ -196,8 +208,11 @@ class CompiledCampaign:
         self._content_type = f'multipart/alternative; boundary="{self.boundary}"'
         self._list_headers = {item.id: self._list_header_values(item) for item in self.lists}
         self._list_headers[0] = self._list_header_values(self.lists[0] if self.lists else None)
+        self._subject_value = ""
+        if self._subject_marked and not slots.SLOT.search(self._subject_marked):
+            self._subject_value = headers.text("Subject", self._subject_marked)
         self._known: dict[Header, bytes] = {}
-        if dkim is not None:
+        if self.dkim is not None:
             static = [("From", self._from), ("MIME-Version", "1.0"),
                       ("Content-Type", self._content_type),
                       ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -207,10 +222,6 @@ class CompiledCampaign:
             for list_header, feedback in self._list_headers.values():
                 static += [("List-Id", list_header), ("Feedback-ID", feedback)]
             self._known = {header: relaxed_header(*header) for header in static}
-        if self._subject_marked and not templates.SLOT.search(self._subject_marked):
-            self._subject_value = headers.text("Subject", self._subject_marked)
-        else:
-            self._subject_value = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, self._args)
@@ -291,11 +302,11 @@ class CompiledCampaign:
             scope["list"] = _list_dict(reader_list)
         return scope
 
-    def _subject_getter(self, index: int) -> templates.Getter:
+    def _subject_getter(self, index: int) -> slots.Getter:
         """Slot ``index`` as the (not escaping) subject prints it."""
         found = self._subject_getters.get(index)
         if found is None:
-            found = templates.getter(self.table.slots[index], templates.environment(False))
+            found = slots.getter(self.table.slots[index], templates.environment(False))
             self._subject_getters[index] = found
         return found
 
