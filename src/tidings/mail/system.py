@@ -66,7 +66,7 @@ DEFAULT_WELCOME_BODY = (
 
 _CONFIRMATION = """\
 <p>Hello{% if name %} {{ name }}{% endif %},</p>
-<p>please confirm that you want to receive {{ what }} from {{ publisher }}:</p>
+<p>Please confirm that you want to receive {{ what }} from {{ publisher }}:</p>
 <ul>{% for item in lists %}<li>{{ item }}</li>{% endfor %}</ul>
 <p><a class="button" href="{{ url }}">Confirm my subscription</a></p>
 <p class="small">Or open this link: <a href="{{ url }}">{{ url }}</a></p>
@@ -77,7 +77,7 @@ again.</p>
 
 _RESET_BODY = """\
 <p>Hello{% if name %} {{ name }}{% endif %},</p>
-<p>someone (we hope you) asked to reset the password of your account at {{ publisher }}.</p>
+<p>Someone (we hope you) asked to reset the password of your account at {{ publisher }}.</p>
 <p><a class="button" href="{{ url }}">Choose a new password</a></p>
 <p class="small">Or open this link: <a href="{{ url }}">{{ url }}</a></p>
 <p class="small">The link works for {{ minutes }} minutes. If you did not ask for this, ignore
