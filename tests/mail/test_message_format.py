@@ -358,3 +358,16 @@ def test_problems_in_a_markdown_body_name_the_line_as_written(sender: Sender,
     with pytest.raises(ValidationError) as raised:
         render(sender, tokens, body=body)
     assert raised.value.details["line"] == 8
+
+
+def test_archive_html_is_the_body_without_reader_data(sender: Sender,
+                                                      tokens: TokenSigner) -> None:
+    body = ("# Hello {{ subscriber.first_name }}\n\nNews <script>x()</script>.\n\n"
+            "{% if subscriber.attributes.plan == 'pro' %}Pro only{% endif %}"
+            "[Leave]({{ unsubscribe_url }})")
+    compiled = compile_campaign(make_campaign(body=body), [WEEKLY], layout=None, sender=sender,
+                                tokens=tokens, dkim=None)
+    html = compiled.archive_html()
+    assert html.startswith("<h1>Hello </h1>")
+    assert "News" in html and "script" not in html and "Pro only" not in html
+    assert "/u/" not in html and "\ue000" not in html and "Harbour" not in html

@@ -236,8 +236,8 @@ class CompiledCampaign:
         else:
             list_id = f"{headers.phrase(item.name)} <{item.slug}.{domain}>"
             slug = item.slug
-        first = f"c{self.campaign.id}" if self.kind == "nl" else self.kind
-        feedback = f"{first}:{slug}:{self.kind}:{self.sender.feedback_sender_id}"
+        first, stream = (f"c{self.campaign.id}", "nl") if self.kind == "nl" else (self.kind, "tx")
+        feedback = f"{first}:{slug}:{stream}:{self.sender.feedback_sender_id}"
         return list_id, feedback
 
     def _html(self, scope: Mapping[str, Any] | None) -> str:
@@ -371,6 +371,9 @@ class CompiledCampaign:
 
         ``test`` marks a test send: ``[Test]`` before the subject and a fresh
         Message-ID, so test sends are never taken for duplicates of the real one.
+        Raises :class:`~tidings.domain.errors.InvalidEmail` for an address that cannot
+        be written in a header, and :class:`~tidings.domain.errors.ValidationError`
+        when a template with per-reader logic fails for this reader.
         """
         header_list, variant, text_values, html_values, message_id = self._build(
             recipient, now=now, test=test)
@@ -395,6 +398,18 @@ class CompiledCampaign:
         plain, html = variant.body.decoded(text_values, html_values)
         return Preview(html, plain, [(name, headers.decode(value))
                                      for name, value in header_list])
+
+
+    def archive_html(self) -> str:
+        """The body as the web archive shows it: no layout or footer, reader fields empty.
+
+        Sanitised like every body, with the reader's name, attributes and links left
+        out (a per-reader condition sees a reader with no data).
+        """
+        anonymous = {"subscriber": _reader_dict(Recipient.for_address(""), ())}
+        context = {**self._static, **anonymous}
+        body = self._body_static if self._body_static is not None else self._body.render(context)
+        return slots.SLOT.sub("", body)
 
 
 def _rebuild(campaign: Campaign, lists: tuple[MailingList, ...], layout: str | None,
