@@ -92,6 +92,14 @@ class Preview(NamedTuple):
     headers: list[tuple[str, str]]
 
 
+class _Built(NamedTuple):
+    headers: list[Header]
+    variant: _Variant
+    text_values: dict[int, str]
+    html_values: dict[int, str]
+    message_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class _Variant:
     body: mime.BodyTemplate
@@ -316,8 +324,7 @@ class CompiledCampaign:
             self._date = (second, headers.date(second))
         return self._date[1]
 
-    def _build(self, recipient: Recipient, *, now: float | None, test: bool
-               ) -> tuple[list[Header], _Variant, dict[int, str], dict[int, str], str]:
+    def _build(self, recipient: Recipient, *, now: float | None, test: bool) -> _Built:
         reader_list = self.reader_list(recipient)
         list_id = reader_list.id if reader_list is not None else 0
         token = links.unsubscribe_token(self.tokens, recipient.subscriber_id, list_id,
@@ -363,7 +370,7 @@ class CompiledCampaign:
             result.append(("Reply-To", self._reply_to))
         if self.kind != "nl":
             result.append(("Auto-Submitted", "auto-generated"))
-        return result, variant, text_values, html_values, message_id
+        return _Built(result, variant, text_values, html_values, message_id)
 
     def render(self, recipient: Recipient, *, now: float | None = None,
                test: bool = False) -> Outgoing:
@@ -375,29 +382,28 @@ class CompiledCampaign:
         be written in a header, and :class:`~tidings.domain.errors.ValidationError`
         when a template with per-reader logic fails for this reader.
         """
-        header_list, variant, text_values, html_values, message_id = self._build(
-            recipient, now=now, test=test)
-        filled = variant.body.fill(text_values, html_values, body_hash=self.dkim is not None)
-        head = headers.serialize(header_list)
+        built = self._build(recipient, now=now, test=test)
+        filled = built.variant.body.fill(built.text_values, built.html_values,
+                                         body_hash=self.dkim is not None)
+        head = headers.serialize(built.headers)
         if self.dkim is not None:
             assert filled.body_hash is not None
-            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now,
+            head = self.dkim.signature_headers(built.headers, filled.body_hash, now=now,
                                                known=self._known) + head
         return Outgoing(
             envelope_from=links.verp_address(self.sender.mail_domain, self.tokens,
                                              recipient.subscriber_id, self.campaign.id),
             recipient=headers.addr_spec(recipient.email),
             data=head + filled.data,
-            message_id=message_id,
+            message_id=built.message_id,
         )
 
     def preview(self, recipient: Recipient, *, now: float | None = None) -> Preview:
         """Exactly what :meth:`render` puts in ``recipient``'s message, decoded."""
-        header_list, variant, text_values, html_values, _ = self._build(recipient, now=now,
-                                                                         test=False)
-        plain, html = variant.body.decoded(text_values, html_values)
+        built = self._build(recipient, now=now, test=False)
+        plain, html = built.variant.body.decoded(built.text_values, built.html_values)
         return Preview(html, plain, [(name, headers.decode(value))
-                                     for name, value in header_list])
+                                     for name, value in built.headers])
 
 
     def archive_html(self) -> str:
