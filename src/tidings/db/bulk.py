@@ -130,14 +130,8 @@ class Staging(ABC):
                 self._stage_changes(plan)
                 changed = self._count("SELECT COUNT(*) FROM {changes}")
                 if changed:
-                    consents = self._sql(
-                        "INSERT INTO consents (subscriber_id, action, source, list_ids, "
-                        "user_id, created_at) "
-                        "SELECT subscriber_id, :action, 'import', {list_agg}, {user_id}, :now "
-                        "FROM (SELECT * FROM {changes} ORDER BY subscriber_id, list_id) c "
-                        "GROUP BY subscriber_id",
-                        action=plan.consent_action, user_id=plan.user_id, now=plan.now,
-                    ).rowcount
+                    consents = self._count(
+                        "SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
                     self._write_subscriptions(plan)
             imported = self._count(
                 "SELECT COUNT(*) FROM {rows} r JOIN subscribers s ON s.uid = r.uid")
@@ -225,20 +219,32 @@ class Staging(ABC):
             "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
             ") x WHERE status IS NOT NULL")
 
+    _CONSENTS = (
+        "INSERT INTO consents (subscriber_id, action, source, list_ids, user_id, created_at) "
+        "SELECT subscriber_id, :action, 'import', {list_agg}, {user_id}, :now "
+        "FROM (SELECT * FROM {changes} ORDER BY subscriber_id, list_id) c "
+        "GROUP BY subscriber_id")
+    _SUBSCRIPTIONS = (
+        "INSERT INTO subscriptions (subscriber_id, list_id, status, consent_id, "
+        "confirmed_at, unsubscribed_at, created_at, updated_at) "
+        "SELECT c.subscriber_id, c.list_id, c.status, k.id, "
+        "CASE WHEN c.status = 'confirmed' THEN {now} END, "
+        "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
+        "FROM {changes} c JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
+        "WHERE true "
+        "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
+        "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
+        "confirmed_at = CASE WHEN excluded.status = 'confirmed' THEN excluded.confirmed_at "
+        "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at")
+
     def _write_subscriptions(self, plan: MergePlan) -> None:
-        self._sql(
-            "INSERT INTO subscriptions (subscriber_id, list_id, status, consent_id, "
-            "confirmed_at, unsubscribed_at, created_at, updated_at) "
-            "SELECT c.subscriber_id, c.list_id, c.status, k.id, "
-            "CASE WHEN c.status = 'confirmed' THEN {now} END, "
-            "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
-            "FROM {changes} c JOIN consents k ON k.subscriber_id = c.subscriber_id "
-            "AND k.created_at = :now AND k.source = 'import' WHERE true "
-            "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
-            "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
-            "confirmed_at = CASE WHEN excluded.status = 'confirmed' THEN excluded.confirmed_at "
-            "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at",
-            now=plan.now)
+        """One consent record per changed subscriber, then the subscriptions citing it."""
+        self._sql(self._CONSENTS, action=plan.consent_action, user_id=plan.user_id,
+                  now=plan.now)
+        self._sql(self._SUBSCRIPTIONS.replace(
+            "{new_consents} k ON k.subscriber_id = c.subscriber_id",
+            "consents k ON k.subscriber_id = c.subscriber_id AND k.created_at = :now "
+            "AND k.source = 'import'"), now=plan.now)
 
     # -- results -------------------------------------------------------------------
 
@@ -340,6 +346,14 @@ class _PostgresStaging(Staging):
         self._sql("ANALYZE import_rows")
         self._sql("ANALYZE import_targets")
 
+    def _write_subscriptions(self, plan: MergePlan) -> None:
+        # One statement: the consent ids come back from RETURNING instead of a join
+        # that would scan every consent record.
+        self._sql("ANALYZE import_changes")
+        self._sql(f"WITH new_consents AS ({self._CONSENTS} RETURNING id, subscriber_id) "
+                  + self._SUBSCRIPTIONS.replace("{new_consents}", "new_consents"),
+                  action=plan.consent_action, user_id=plan.user_id, now=plan.now)
+
 
 _NULL = "\\N"
 
@@ -405,7 +419,7 @@ def _attached(raw: sqlite3.Connection) -> Iterator[None]:
         try:
             raw.execute("PRAGMA import_stage.journal_mode=MEMORY")
             raw.execute("PRAGMA import_stage.synchronous=OFF")
-            raw.execute("PRAGMA import_stage.cache_size=-32768")
+            raw.execute("PRAGMA import_stage.cache_size=-8192")
             yield
         finally:
             if raw.in_transaction:

@@ -186,19 +186,19 @@ class _Lines:
                 return
             self.count += 1
             if len(line) == MAX_LINE and line[-1] not in "\r\n":
-                problems.append((self.count, f"a line is longer than {MAX_LINE} characters"))
+                problems.append((self.count, f"A line is longer than {MAX_LINE} characters."))
                 while True:  # skip the rest of it without holding it
                     rest = readline(MAX_LINE)
                     if not rest or rest[-1] in "\r\n":
                         break
                 line = "\n"
             elif "\x00" in line:
-                problems.append((self.count, "contains a NUL byte"))
+                problems.append((self.count, "Contains a NUL byte."))
             elif not line.isascii():
                 try:
                     line.encode("utf-8")
                 except UnicodeEncodeError:
-                    problems.append((self.count, "contains bytes that are not UTF-8"))
+                    problems.append((self.count, "Contains bytes that are not UTF-8."))
             yield line
 
 
@@ -253,7 +253,7 @@ class CsvRows:
             if fields is None:
                 raise ValidationError("The file is empty: it needs a header row.", field="file")
             if problem is not None:
-                raise ValidationError(f"The header row (line {start}) {problem}.", field="file")
+                raise ValidationError(f"The header row (line {start}): {problem}", field="file")
             if any(f.strip() for f in fields):
                 return layout(fields)
 
@@ -283,7 +283,7 @@ class CsvRows:
                 if not any(fields) or not any(f.strip() for f in fields):
                     continue  # an empty line, or a spreadsheet's empty row
                 report(Problem(line, self._spans(
-                    line, f"has {len(fields)} columns where the header has {width}"),
+                    line, f"Has {len(fields)} columns where the header has {width}."),
                     _cell(fields, at_email)))
                 continue
             raw = fields[at_email]
@@ -309,20 +309,20 @@ class CsvRows:
 
     def _spans(self, line: int, reason: str) -> str:
         if self._end > line:
-            return f"{reason} (the record spans lines {line}-{self._end}; an unclosed quote?)"
+            return f"{reason} The record spans lines {line}-{self._end} (an unclosed quote?)."
         return reason
 
 
 def _csv_reason(message: str) -> str:
     if "field larger than field limit" in message:
-        return f"a field is longer than {csv.field_size_limit()} characters"
-    return f"is not valid CSV ({message})"
+        return f"A field is longer than {csv.field_size_limit()} characters."
+    return f"Not valid CSV: {message}."
 
 
 def _email_reason(raw: str, exc: InvalidEmail) -> str:
     if not raw.strip():
-        return "has no email address"
-    return f"invalid email address: {exc.message}"
+        return "No email address."
+    return f"Invalid email address: {exc.message}"
 
 
 def _cell(fields: list[str], index: int) -> str:
@@ -361,7 +361,7 @@ def _attributes(fields: list[str], at_attrs: int | None,
     else:
         return None
     if len(encoded) > limit // 4 and len(encoded.encode("utf-8")) > limit:
-        raise ValidationError(f"its attributes are larger than {limit // 1024} KiB")
+        raise ValidationError(f"The attributes are larger than {limit // 1024} KiB.")
     return encoded
 
 
@@ -373,19 +373,19 @@ def _json_attributes(cell: str, columns: list[tuple[str, str]] | None) -> str:
     try:
         value = json.loads(cell, parse_constant=_reject_constant)
     except ValueError:
-        raise ValidationError("the attributes cell is not valid JSON") from None
+        raise ValidationError("The attributes cell is not valid JSON.") from None
     if not isinstance(value, dict):
-        raise ValidationError("the attributes cell is not a JSON object")
+        raise ValidationError("The attributes cell is not a JSON object.")
     if columns:
         value.update(columns)
     encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     # PostgreSQL's jsonb refuses \u0000 and lone surrogates; neither is text anyway.
     if "\\u0000" in encoded:
-        raise ValidationError("the attributes contain a NUL character")
+        raise ValidationError("The attributes contain a NUL character.")
     try:
         encoded.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationError("the attributes contain an unpaired surrogate") from None
+        raise ValidationError("The attributes contain an unpaired surrogate.") from None
     return encoded
 
 
@@ -394,7 +394,7 @@ def _status(cell: str) -> str | None:
     if not value:
         return None
     if value not in _SUBSCRIBER_STATUSES:
-        raise ValidationError(f"the status {cell.strip()[:40]!r} is not enabled or blocklisted")
+        raise ValidationError(f"The status {cell.strip()[:40]!r} is not enabled or blocklisted.")
     return value
 
 
@@ -404,10 +404,10 @@ def _subscriptions(cell: str) -> dict[str, str] | None:
     try:
         value = json.loads(cell)
     except ValueError:
-        raise ValidationError("the subscriptions cell is not valid JSON") from None
+        raise ValidationError("The subscriptions cell is not valid JSON.") from None
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and v in _SUBSCRIPTION_STATUSES for k, v in value.items()):
-        raise ValidationError('the subscriptions cell is not like {"list": "confirmed"}')
+        raise ValidationError('The subscriptions cell is not like {"list": "confirmed"}.')
     return value
 
 

@@ -209,7 +209,7 @@ def _stage(batch: list[Any], key: bytes | None, by_slug: dict[str, int] | None,
         if by_slug is not None and subs:
             unknown = [slug for slug in subs if slug not in by_slug]
             if unknown:
-                log.add(Problem(line, f"no list {unknown[0]!r}: create it, then import again",
+                log.add(Problem(line, f"No list {unknown[0]!r}: create it, then import again.",
                                 email))
                 continue
             targets.extend((line, by_slug[slug], state) for slug, state in subs.items())
@@ -245,9 +245,9 @@ class _ProblemLog:
 
 
 _MERGE_REASONS = {
-    "duplicate": "duplicate of line {detail} (addresses are compared ignoring case)",
-    "suppressed": "the address was erased or suppressed and is never imported again",
-    "unknown": "no subscriber has this address",
+    "duplicate": "Duplicate of line {detail} (addresses are compared ignoring case).",
+    "suppressed": "The address was erased or suppressed; it is never imported again.",
+    "unknown": "No subscriber has this address.",
 }
 
 
