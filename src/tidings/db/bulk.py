@@ -33,6 +33,7 @@ from sqlalchemy import Connection, bindparam, text
 from tidings.db import events
 from tidings.db.database import SQLITE_PRAGMAS, Database
 from tidings.db.types import UTCDateTime
+from tidings.domain.errors import Conflict
 
 #: ``(line, email, lower-cased email, name, attributes JSON, status, new uid, digest)``;
 #: name, attributes, status and digest may be None.
@@ -152,6 +153,12 @@ class Staging(ABC):
             "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
             "(SELECT key, MIN(line) AS first FROM {rows} GROUP BY key HAVING COUNT(*) > 1) f "
             "ON f.key = r.key WHERE r.line > f.first")
+        if not plan.check_suppressed and self._count(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM suppressions LIMIT 1) s"):
+            # Nothing was suppressed when the rows were staged (so no digests were
+            # computed), but something is now: refuse rather than resurrect anyone.
+            raise Conflict("An address was erased or suppressed while the import ran; "
+                           "nothing was imported. Run it again.")
         if plan.check_suppressed:
             self._sql(
                 "INSERT INTO {skipped} (line, email, code, detail) "
