@@ -237,6 +237,9 @@ def test_an_unclosed_quote_is_reported_with_the_lines_it_swallowed(db: Database)
      "Ann", {"age": 41, "vip": True}),
     ("E-Mail,Full Name,plan,empty", "ann@example.com,Ann A,gold,", "Ann A", {"plan": "gold"}),
     ("mail,fname,lname", "ann@example.com,Ann,", "Ann", {}),
+    ("E-Mail;Name;Stadt", "ann@example.com;Ann;Zürich, Kreis 1", "Ann",
+     {"Stadt": "Zürich, Kreis 1"}),
+    ("email\tname\tcity", "ann@example.com\tAnn\tOslo", "Ann", {"city": "Oslo"}),
 ])
 def test_header_variants(db: Database, header: str, row: str, name: str,
                          attributes: dict[str, Any]) -> None:

@@ -176,12 +176,23 @@ class _Lines:
         self._text = text
         self.count = 0
         self.problems: deque[tuple[int, str]] = deque()
+        self._first = text.readline(MAX_LINE)  # read ahead to choose the delimiter
+
+    @property
+    def delimiter(self) -> str:
+        """Comma, unless the first line has none but semicolons (as spreadsheets in
+        many languages save CSV) or tabs."""
+        if "," not in self._first:
+            for candidate in (";", "\t"):
+                if candidate in self._first:
+                    return candidate
+        return ","
 
     def __iter__(self) -> Iterator[str]:
         readline = self._text.readline
         problems = self.problems
+        line, self._first = self._first, ""
         while True:
-            line = readline(MAX_LINE)
             if not line:
                 return
             self.count += 1
@@ -200,6 +211,7 @@ class _Lines:
                 except UnicodeEncodeError:
                     problems.append((self.count, "Contains bytes that are not UTF-8."))
             yield line
+            line = readline(MAX_LINE)
 
 
 class CsvRows:
@@ -215,7 +227,7 @@ class CsvRows:
         self._text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape",
                                       newline="")
         self._lines = _Lines(self._text)
-        self._reader = csv.reader(self._lines, strict=False)
+        self._reader = csv.reader(self._lines, delimiter=self._lines.delimiter, strict=False)
         self._report = on_problem
         # The lists a subscriptions cell may name; None: the column is not used.
         self._slugs = list_slugs or frozenset()
