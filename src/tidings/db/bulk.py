@@ -134,9 +134,7 @@ class Staging(ABC):
                 self._stage_changes(plan)
                 changed = self._count("SELECT COUNT(*) FROM {changes}")
                 if changed:
-                    consents = self._count(
-                        "SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
-                    self._write_subscriptions(plan)
+                    consents = self._write_subscriptions(plan)
             skipped = self._count("SELECT COUNT(*) FROM {skipped}")
             counts = MergeCounts(imported=imported, updated=total - imported, skipped=skipped,
                                  subscriptions=changed, consents=consents)
@@ -260,14 +258,16 @@ class Staging(ABC):
         "confirmed_at = CASE WHEN excluded.status = 'confirmed' THEN excluded.confirmed_at "
         "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at")
 
-    def _write_subscriptions(self, plan: MergePlan) -> None:
-        """One consent record per changed subscriber, then the subscriptions citing it."""
-        self._sql(self._CONSENTS, action=plan.consent_action, user_id=plan.user_id,
-                  now=plan.now)
+    def _write_subscriptions(self, plan: MergePlan) -> int:
+        """One consent record per changed subscriber, then the subscriptions citing it;
+        return the number of consent records."""
+        consents = int(self._sql(self._CONSENTS, action=plan.consent_action,
+                                 user_id=plan.user_id, now=plan.now).rowcount)
         self._sql(self._SUBSCRIPTIONS.replace(
             "{new_consents} k ON k.subscriber_id = c.subscriber_id",
             "consents k ON k.subscriber_id = c.subscriber_id AND k.created_at = :now "
             "AND k.source = 'import'"), now=plan.now)
+        return consents
 
     # -- results -------------------------------------------------------------------
 
@@ -367,13 +367,14 @@ class _PostgresStaging(Staging):
         self._sql("ANALYZE import_rows")
         self._sql("ANALYZE import_targets")
 
-    def _write_subscriptions(self, plan: MergePlan) -> None:
+    def _write_subscriptions(self, plan: MergePlan) -> int:
         # One statement: the consent ids come back from RETURNING instead of a join
         # that would scan every consent record.
         self._sql("ANALYZE import_changes")
         self._sql(f"WITH new_consents AS ({self._CONSENTS} RETURNING id, subscriber_id) "
                   + self._SUBSCRIPTIONS.replace("{new_consents}", "new_consents"),
                   action=plan.consent_action, user_id=plan.user_id, now=plan.now)
+        return self._count("SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
 
 
 _NULL = "\\N"
@@ -414,7 +415,7 @@ def staging(db: Database) -> Iterator[Staging]:
         else:
             with conn.begin():
                 # Session settings for one bulk job: staging stays in the session's own
-                # buffers (only settable before its first temporary table), sorts and
+                # buffers (settable only before its first temporary table), sorts and
                 # hashes of a million rows stay in memory, and no JIT compilation
                 # (the planner's row estimates on fresh staging tables invite it).
                 try:
@@ -456,7 +457,7 @@ def _attached(raw: sqlite3.Connection) -> Iterator[None]:
             raw.execute("PRAGMA import_stage.synchronous=OFF")
             raw.execute("PRAGMA import_stage.cache_size=-8192")
             # Sorts (indexes, GROUP BY) of a million rows spill to files, and the page
-            # cache (which also bounds the sorter) is halved, so that memory stays flat.
+            # cache (which also bounds the sorter) is smaller, so that memory stays flat.
             raw.execute("PRAGMA temp_store=FILE")
             raw.execute(f"PRAGMA main.cache_size={IMPORT_CACHE_KIB}")
             yield
