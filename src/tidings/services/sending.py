@@ -26,7 +26,7 @@ def start(db: Database, ref: str, *, actor: str | None = None) -> Campaign:
         else:
             raise InvalidTransition("A paused campaign is resumed, not started again.")
         max_id = audience.highest_subscriber_id(conn)
-        total = audience.count(conn, campaign.list_ids, max_id)
+        total = audience.campaign_count(conn, campaign, max_id)
         started = db_campaigns.update_campaign(
             conn, campaign.id, now, status=CampaignStatus.RUNNING, audience_max_id=max_id,
             total=total, started_at=now, progress_at=now)
