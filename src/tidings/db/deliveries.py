@@ -63,11 +63,12 @@ class Outcome:
 
 
 def _confirmed_on(list_ids: Sequence[int]) -> ColumnElement[bool]:
+    member = subscriptions.alias("member")
     return exists().where(
-        subscriptions.c.subscriber_id == subscribers.c.id,
-        subscriptions.c.list_id.in_(list(list_ids)),
-        subscriptions.c.status == "confirmed",
-    )
+        member.c.subscriber_id == subscribers.c.id,
+        member.c.list_id.in_(list(list_ids)),
+        member.c.status == "confirmed",
+    ).correlate(subscribers)
 
 
 def _eligible(list_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -154,7 +155,7 @@ def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *
         select(deliveries.c.subscriber_id, deliveries.c.attempts)
         .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == RETRY,
                deliveries.c.next_attempt_at <= now)
-        .order_by(deliveries.c.next_attempt_at).limit(limit)).tuples().all())
+        .order_by(deliveries.c.next_attempt_at).limit(limit)).all())
     due = list(attempts)
     if not due:
         return [], 0

@@ -119,6 +119,7 @@ class SmtpTransport:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await asyncio.sleep(0)  # let the closed sockets' callbacks run before the loop ends
 
     # -- taking jobs ---------------------------------------------------------------
 
@@ -188,7 +189,7 @@ class SmtpTransport:
             try:
                 await self._session(conn, state, index, job)
             finally:
-                conn.abort()
+                await conn.close()
 
     async def _session(self, conn: Connection, state: RelayState, index: int,
                        job: Job) -> None:

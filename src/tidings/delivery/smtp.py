@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class Connection:
             try:
                 await conn._handshake(helo, context)
             except BaseException:
-                conn.abort()
+                await conn.close()
                 raise
         return conn
 
@@ -237,9 +238,12 @@ class Connection:
                 await self.command("QUIT")
         except (SmtpError, OSError, TimeoutError):
             pass
-        self.abort()
+        await self.close()
 
-    def abort(self) -> None:
+    async def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                async with asyncio.timeout(2):
+                    await self.writer.wait_closed()
