@@ -29,7 +29,7 @@ def test_every_reader_gets_exactly_one_message(runtime: Runtime, sink: SmtpSink,
                                                run_worker: Callable[..., Running]) -> None:
     emails = audience(runtime.db, 120)
     campaign = started(runtime.db)
-    engine = make_engine(runtime.db, smtp_transport(sink.url + "?pool=3"), batch_size=25)
+    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=3"), batch_size=25)
     run_worker(engine)
     wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
     received = Counter(m.rcpt_tos[0] for m in sink.messages)
