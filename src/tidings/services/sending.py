@@ -44,6 +44,9 @@ def _move(db: Database, ref: str, target: CampaignStatus, kind: str,
     now = utcnow()
     with db.write() as conn:
         campaign = find(conn, ref)
+        if target is CampaignStatus.RUNNING and campaign.status is not CampaignStatus.PAUSED:
+            raise InvalidTransition(f"Only a paused campaign is resumed; this one is "
+                                    f"{campaign.status}.", current=str(campaign.status))
         domain.transition(campaign.status, target)
         values: dict[str, object] = {"status": target}
         if target in domain.FINAL:
