@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,7 +34,7 @@ from tidings.db.deliveries import Outcome, Reader
 from tidings.db.types import utcnow
 from tidings.delivery.engine import Engine, Renderer, holder_is_dead
 from tidings.delivery.smtp import Reply
-from tidings.delivery.transport import UNSENT, Ticket
+from tidings.delivery.transport import UNSENT, Job, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.services import sending
@@ -42,7 +42,7 @@ from tidings.services import sending
 log = logging.getLogger("tidings.delivery")
 
 WATCH_INTERVAL = 0.25     # how often the campaign row is read (pause, cancel)
-FLUSH_INTERVAL = 0.5      # how often outcomes are written to the ledger
+FLUSH_INTERVAL = 0.25     # how often outcomes are written to the ledger
 RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
 IN_FLIGHT = 2             # batches handed to the transport at once
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
@@ -118,11 +118,24 @@ def render(renderer: Renderer, batch: Batch) -> tuple[Ticket, list[Outcome]]:
     return ticket, failed
 
 
-async def deliver(engine: Engine, renderer: Renderer, batch: Batch,
-                  tickets: set[Ticket] | None = None) -> list[Outcome]:
-    """Render and send a batch; return each reader's outcome in the ledger's terms."""
+async def deliver(engine: Engine, renderer: Renderer, batch: Batch, *,
+                  tickets: set[Ticket] | None = None,
+                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Render and send a batch; return each reader's outcome in the ledger's terms.
+
+    ``on_outcome`` hears of each outcome as soon as the relay answers, so that a
+    crash mid-batch repeats as little as possible.
+    """
     ticket, outcomes = render(renderer, batch)
     attempts = {r.id: r.attempts for r in batch.readers}
+    if on_outcome is not None:
+        for found in outcomes:
+            on_outcome(found)
+
+        def heard(job: Job) -> None:
+            on_outcome(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT,
+                               utcnow()))
+        ticket.on_reply = heard
     if tickets is not None:
         tickets.add(ticket)
     try:
@@ -131,6 +144,8 @@ async def deliver(engine: Engine, renderer: Renderer, batch: Batch,
     finally:
         if tickets is not None:
             tickets.discard(ticket)
+    if on_outcome is not None:
+        return outcomes
     now = utcnow()
     outcomes.extend(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT, now)
                     for job in jobs)
@@ -279,13 +294,16 @@ class CampaignRun:
 
     async def _deliver(self, renderer: Renderer, batch: Batch) -> None:
         try:
-            results = await deliver(self.engine, renderer, batch, self._tickets)
-            self._pending.extend(results)
+            await deliver(self.engine, renderer, batch, tickets=self._tickets,
+                          on_outcome=self._heard)
         except Exception:
             log.exception("campaign %s: a batch failed", self.campaign_id)
             self.stop.set()
         finally:
             self._slots.release()
+
+    def _heard(self, found: Outcome) -> None:
+        self._pending.append(found)  # the list is swapped by each flush: no bound append
 
     async def _idle_or_done(self) -> bool:
         """Nothing to claim now: finish if nothing is left, else wait for retries."""
