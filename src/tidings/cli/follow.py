@@ -64,5 +64,7 @@ async def _follow(runtime: Runtime, uid: str, worker: Worker | None) -> sending.
             with contextlib.suppress(Exception):
                 await task
     console.print(f"{current.name}: {current.status}, {current.sent} sent, "
-                  f"{current.failed} failed, {current.skipped} skipped.")
+                  f"{current.failed} failed, {current.skipped} skipped.", markup=False)
+    if current.error:
+        console.print(f"The worker paused it: {current.error}", markup=False)
     return current

@@ -37,6 +37,7 @@ from tidings.delivery.smtp import Reply
 from tidings.delivery.transport import UNSENT, Job, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
+from tidings.domain.errors import TidingsError
 from tidings.services import sending
 
 log = logging.getLogger("tidings.delivery")
@@ -200,6 +201,7 @@ class _Meter:
     failed: int
     skipped: int
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=20))
+    error: str | None = None
 
     def rate(self) -> float:
         now = time.monotonic()
@@ -212,9 +214,13 @@ class _Meter:
     def snapshot(self, holder: str, state: str) -> dict[str, object]:
         remaining = max(0, self.total - self.sent - self.failed - self.skipped)
         rate = self.rate()
-        return {"skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
-                "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
-                "state": state}
+        found: dict[str, object] = {
+            "skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
+            "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
+            "state": state}
+        if self.error:
+            found.update(state="error", error=self.error)
+        return found
 
 
 class CampaignRun:
@@ -270,7 +276,14 @@ class CampaignRun:
             return
         self._meter = _Meter(campaign.total, campaign.sent, campaign.failed,
                              counts[DeliveryStatus.SKIPPED])
-        renderer = await asyncio.to_thread(engine.compose, engine.db, campaign)
+        try:
+            renderer = await asyncio.to_thread(engine.compose, engine.db, campaign)
+        except TidingsError as exc:
+            # A template that cannot be compiled will not compile on retry either:
+            # pause, and say why where the UI and `campaigns status` look.
+            log.error("campaign %s cannot be built, pausing it: %s", campaign.uid, exc.message)
+            await asyncio.to_thread(self._pause_with, exc.message)
+            return
         exhausted = False
         log.info("campaign %s: sending (%d readers, %s)", campaign.uid, campaign.total,
                  engine.transport.describe())
@@ -301,6 +314,14 @@ class CampaignRun:
             self.stop.set()
         finally:
             self._slots.release()
+
+    def _pause_with(self, error: str) -> None:
+        assert self._meter is not None
+        self._meter.error = error
+        record(self.engine, self.campaign_id, [], self._meter.snapshot(self.engine.holder,
+                                                                       "error"))
+        with contextlib.suppress(TidingsError):
+            sending.pause(self.engine.db, str(self.campaign_id), actor="worker")
 
     def _heard(self, found: Outcome) -> None:
         self._pending.append(found)  # the list is swapped by each flush: no bound append
