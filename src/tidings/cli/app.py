@@ -21,6 +21,7 @@ from tidings.cli import (
     subscribers,
     templates,
     users,
+    worker,
 )
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
@@ -42,6 +43,7 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(segments.app, name="segments")
 app.add_typer(feeds.app, name="feeds")
 serve.register(app)
+worker.register(app)
 
 
 def main() -> None:
