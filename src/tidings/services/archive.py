@@ -153,7 +153,7 @@ def issue(db: Database, slug: str) -> Campaign:
 
 def render(db: Database, campaign: Campaign, *, site: Site, tokens: TokenSigner) -> Issue:
     """``campaign`` as the archive shows it (see the module docstring)."""
-    shown = campaigns.compiled(db, campaign, site=site, tokens=tokens).preview(PLACEHOLDER)
+    shown = campaigns.preview_for(db, campaign, PLACEHOLDER, site=site, tokens=tokens)
     neutral = f"{site.base_url}/subscribe"
     personal = re.compile(re.escape(site.base_url) + r"/(?:u|preferences)/[A-Za-z0-9_-]+")
     html = personal.sub(neutral, shown.html)
