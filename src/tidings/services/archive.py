@@ -3,7 +3,7 @@
 An editor publishes a campaign to the archive (:func:`publish`) under a slug; it shows
 at ``/archive/<slug>`` once it has started going out (running, paused or finished;
 never a draft, a scheduled or a cancelled one). An issue is rendered exactly as the
-mail, for a placeholder reader with no name and the address ``reader@example.com``;
+mail, for a placeholder reader named "Reader" with the address ``reader@example.com``;
 its unsubscribe and preference links, which would carry a reader's signed token,
 point to the public signup page instead; and the HTML is sanitised with nh3 before it
 is shown. Nothing about any real subscriber can reach the page.

@@ -49,7 +49,7 @@ COMPILED_SECONDS = 300.0
 COMPILED_KEPT = 32
 _COMPILED = "campaigns.compiled"
 #: The reader of previews without a subscriber, and of the public archive.
-PLACEHOLDER = Recipient(subscriber_id=0, uid="", email="reader@example.com", name="")
+PLACEHOLDER = Recipient(subscriber_id=0, uid="", email="reader@example.com", name="Reader")
 
 
 class Keep(Enum):
@@ -265,7 +265,7 @@ def preview(db: Database, ref: str, *, site: Site, tokens: TokenSigner,
 
     It is built exactly as the sending engine builds it, so it equals what the relay
     gets (apart from the Date header, the MIME boundary and the DKIM signature).
-    Without ``subscriber`` a placeholder reader with no name is used.
+    Without ``subscriber`` a placeholder reader, "Reader" <reader@example.com>, is used.
     """
     with db.read() as conn:
         campaign = find(conn, ref)
