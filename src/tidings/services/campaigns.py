@@ -284,16 +284,20 @@ def preview_for(db: Database, campaign: Campaign, recipient: Recipient, *, site:
     """:meth:`CompiledCampaign.preview` of ``campaign`` for ``recipient``.
 
     The compiled campaign is kept (per process, a few minutes) for as long as nothing
-    it was built from changes: the campaign, its lists and layout, the runtime
-    settings. Switching between readers in a preview then costs a render, not a
-    compilation.
+    it was built from changes: the campaign's content and sender, its lists and layout,
+    the runtime settings. Switching between readers in a preview then costs a render,
+    not a compilation. ``campaign`` need not be saved (a live preview of a form).
     """
     values = runtime_settings.get_all(db)
     with db.read() as conn:
         lists = mailing.lists_in_order(conn, campaign.list_ids)
         layout = mailing.layout(conn, campaign.template_id)
-    key = (campaign.id, campaign.updated_at, tuple((m.id, m.updated_at) for m in lists),
-           layout, json.dumps(values, sort_keys=True, default=str), site.base_url,
+    key = (campaign.id, campaign.uid, campaign.name, campaign.subject, campaign.body,
+           str(campaign.body_format), campaign.from_name, campaign.from_email,
+           campaign.reply_to, campaign.archive, campaign.archive_slug,
+           json.dumps(campaign.extra, sort_keys=True, default=str),
+           tuple((m.id, m.updated_at) for m in lists), layout,
+           json.dumps(values, sort_keys=True, default=str), site.base_url,
            site.mail_domain, id(tokens))
     cache: dict[tuple[Any, ...], tuple[float, CompiledCampaign, threading.Lock]] = \
         db.cache.setdefault(_COMPILED, {})
