@@ -112,7 +112,7 @@ def create(db: Database, *, name: str, subject: str, body: str,
     with db.write() as conn:
         targets = list(dict.fromkeys(find_list(conn, item).id for item in lists))
         _check_targets(conn, targets, segment_id)
-        values["template_id"] = _template_id(conn, template_id)
+        values["template_id"] = layout_id(conn, template_id)
         created = db_campaigns.insert_campaign(conn, values, targets, now)
         events.record(conn, "campaign.created", now, actor=actor, subject_type="campaign",
                       subject_id=created.id)
@@ -127,7 +127,8 @@ def _check_targets(conn: Connection, list_ids: Sequence[int], segment_id: int | 
         raise NotFound(f"No segment {segment_id}.")
 
 
-def _template_id(conn: Connection, template_id: int | None) -> int:
+def layout_id(conn: Connection, template_id: int | None) -> int:
+    """``template_id`` if that template exists (else :class:`NotFound`); None: the default."""
     if template_id is None:
         return template_service.ensure_default(conn).id
     if db_templates.get(conn, template_id) is None:
@@ -168,7 +169,7 @@ def update(db: Database, ref: str, *, name: str | Keep = KEEP, subject: str | Ke
         if not isinstance(reply_to, Keep):
             values["reply_to"] = emails.normalize(reply_to) if reply_to else ""
         if not isinstance(template_id, Keep):
-            values["template_id"] = _template_id(conn, template_id)
+            values["template_id"] = layout_id(conn, template_id)
         if not isinstance(segment_id, Keep):
             values["segment_id"] = segment_id
         list_ids = list(current.list_ids) if isinstance(lists, Keep) else \
