@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from tidings.cli import campaigns, db, inbound, lists, serve, subscribers, users
+from tidings.cli import (
+    campaign_drafts,
+    campaigns,
+    db,
+    feeds,
+    inbound,
+    lists,
+    segments,
+    serve,
+    subscribers,
+    templates,
+    users,
+    worker,
+)
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
 
@@ -26,8 +39,13 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(campaigns.app, name="campaigns")
+campaign_drafts.register(campaigns.app)
+app.add_typer(templates.app, name="templates")
+app.add_typer(segments.app, name="segments")
+app.add_typer(feeds.app, name="feeds")
 app.add_typer(inbound.app, name="inbound")
 serve.register(app)
+worker.register(app)
 
 
 def main() -> None:

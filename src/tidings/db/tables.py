@@ -71,6 +71,10 @@ subscribers = Table(
 )
 Index("ux_subscribers_email", func.lower(subscribers.c.email), unique=True)
 Index("ix_subscribers_created_at", subscribers.c.created_at)
+# Segments test attributes for equality with JSONB containment (@>), which this index
+# serves for every attribute path at once (PostgreSQL only; see docs/editors.md).
+Index("ix_subscribers_attributes", subscribers.c.attributes, postgresql_using="gin",
+      postgresql_ops={"attributes": "jsonb_path_ops"}).ddl_if(dialect="postgresql")
 
 subscriptions = Table(
     "subscriptions", metadata,
@@ -119,6 +123,9 @@ templates = Table(
     Column("is_default", Boolean(), nullable=False, server_default=text("false")),
     *_timestamps(),
 )
+Index("ux_templates_default", templates.c.is_default, unique=True,
+      sqlite_where=templates.c.is_default.is_(True),
+      postgresql_where=templates.c.is_default.is_(True))  # at most one default
 
 segments = Table(
     "segments", metadata,
@@ -181,6 +188,15 @@ deliveries = Table(
 )
 Index("ix_deliveries_campaign_status", deliveries.c.campaign_id, deliveries.c.status)
 Index("ix_deliveries_subscriber", deliveries.c.subscriber_id)
+
+# Who is sending a campaign right now ("campaign:<id>"), and which workers are alive
+# ("worker:<holder>"); a lease past expires_at is free for the taking.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
 
 bounces = Table(
     "bounces", metadata,

@@ -81,6 +81,12 @@ def _dkim_keys(value: list[Any]) -> list[dict[str, str]]:
     return keys
 
 
+def _minutes(value: int) -> int:
+    if not 1 <= value <= 7 * 24 * 60:
+        raise ValidationError("Must be between 1 minute and 7 days (10080).")
+    return value
+
+
 def _positive(value: int | float) -> int | float:
     if value < 0:
         raise ValidationError("Must not be negative.")
@@ -126,6 +132,9 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
                    "after rendering are treated as bots.", _positive),
     RuntimeSetting("signup.altcha", bool, False, "Require an ALTCHA proof-of-work on public "
                    "signup forms."),
+    RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "
+                   "time passed longer ago than this (the server was down) is held for a "
+                   "decision instead of starting late.", _minutes),
     RuntimeSetting("bounce.soft_threshold", int, 5, "Soft bounces within the window after "
                    "which a subscriber is blocklisted.", _positive),
     RuntimeSetting("bounce.soft_window_days", int, 7, "The window, in days, in which soft "

@@ -117,6 +117,9 @@ def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index("ix_subscribers_created_at", ["created_at"], unique=False)
     op.create_index("ux_subscribers_email", "subscribers", [sa.text("lower(email)")], unique=True)
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("ix_subscribers_attributes", "subscribers", ["attributes"],
+                        postgresql_using="gin", postgresql_ops={"attributes": "jsonb_path_ops"})
 
     op.create_table(
         "suppressions",
@@ -137,6 +140,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_templates")),
         sa.UniqueConstraint("uid", name=op.f("uq_templates_uid")),
     )
+    op.create_index("ux_templates_default", "templates", ["is_default"], unique=True,
+                    sqlite_where=sa.text("is_default IS 1"),
+                    postgresql_where=sa.text("is_default IS true"))
     op.create_table(
         "users",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -394,6 +400,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_deliveries_subscriber", ["subscriber_id"], unique=False)
 
     op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("holder", sa.String(length=100), nullable=False),
+        sa.Column("expires_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+    )
+
+    op.create_table(
         "feed_items",
         sa.Column("feed_id", ID, nullable=False),
         sa.Column("guid", sa.String(length=64), nullable=False),
@@ -457,6 +471,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deliveries_campaign_status")
 
     op.drop_table("deliveries")
+    op.drop_table("leases")
     op.drop_table("campaign_lists")
     with op.batch_alter_table("bounces", schema=None) as batch_op:
         batch_op.drop_index("ix_bounces_subscriber")
