@@ -1,0 +1,42 @@
+"""Building the engine's parts from settings: transports, rate, message builders."""
+
+from __future__ import annotations
+
+from tidings.bootstrap import Runtime
+from tidings.config import Settings
+from tidings.delivery import compose, relays
+from tidings.delivery.capture import CaptureTransport
+from tidings.delivery.engine import Engine
+from tidings.delivery.pool import SmtpTransport
+from tidings.delivery.transport import Transport
+
+
+def transport_for(settings: Settings) -> Transport:
+    """SMTP relays from ``TIDINGS_SMTP_URL``, or the capture outbox when there are none."""
+    found = relays.parse_all(settings.smtp_urls)
+    if not found:
+        return CaptureTransport(settings.outbox_dir)
+    return SmtpTransport(found, helo=settings.mail_domain, global_rate=settings.global_rate)
+
+
+def max_rate(settings: Settings) -> float | None:
+    """Messages per second the configuration allows at most (None: no limit)."""
+    rates = []
+    for relay in relays.parse_all(settings.smtp_urls):
+        limits = [r for r in (relay.rate, relay.per_minute / 60, relay.per_hour / 3600) if r]
+        rates.append(min(limits) if limits else None)
+    total = None if not rates or None in rates else sum(r for r in rates if r is not None)
+    if settings.global_rate > 0:
+        return settings.global_rate if total is None else min(total, settings.global_rate)
+    return total
+
+
+def engine_for(runtime: Runtime, *, transport: Transport | None = None) -> Engine:
+    """The engine of a process: its transport, mail builders and rate (from settings)."""
+    settings = runtime.settings
+    return Engine(
+        db=runtime.db, transport=transport or transport_for(settings),
+        compose=compose.composer(settings.base_url, settings.mail_domain, runtime.tokens),
+        build_system=compose.system_builder(settings.base_url, settings.mail_domain,
+                                            runtime.tokens),
+        max_rate=max_rate(settings))
