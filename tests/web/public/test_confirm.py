@@ -35,7 +35,7 @@ def test_get_shows_a_button_and_changes_nothing(client: TestClient, runtime: Run
         assert page.status_code == 200
         assert f'<form method="post" action="{link}">' in page.text
         assert page.headers["cache-control"] == "no-store"
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
     assert subscription_status(runtime, "ann@example.com", readers_lists.daily.id) == \
         "unconfirmed"
 

@@ -45,7 +45,7 @@ def test_page_shows_public_lists_and_private_ones_the_reader_is_on(
     for mailing_list in (readers_lists.daily, readers_lists.weekly, readers_lists.vip):
         assert mailing_list.name in html
     assert response.headers["cache-control"] == "no-store"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
