@@ -32,7 +32,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,8 +189,7 @@ def main() -> None:
             return http("POST", "/subscribe", body, "application/x-www-form-urlencoded")
 
         async def run() -> list[Phase]:
-            await run_phase(port, "warm-up", healthz.__class__ and (lambda i: healthz), 1.0,
-                            args.connections)
+            await run_phase(port, "warm-up", lambda i: healthz, 1.0, args.connections)
             return [
                 await run_phase(port, "`GET /healthz` (ceiling)", lambda i: healthz,
                                 args.seconds, args.connections),
