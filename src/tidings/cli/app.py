@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tidings.cli import campaigns, db, lists, serve, subscribers, users
+from tidings.cli import campaigns, db, inbound, lists, serve, subscribers, users
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
 
@@ -26,6 +26,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(inbound.app, name="inbound")
 serve.register(app)
 
 

@@ -130,6 +130,13 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
                    "(an IPv6 /64) per hour, per server process; 0 turns the limit off.", _positive),
     RuntimeSetting("signup.address_limit", int, 5, "Signup requests accepted for one email "
                    "address per hour, per server process; 0 turns the limit off.", _positive),
+    RuntimeSetting("bounce.soft_threshold", int, 5, "Soft bounces within the window after "
+                   "which a subscriber is blocklisted.", _positive),
+    RuntimeSetting("bounce.soft_window_days", int, 7, "The window, in days, in which soft "
+                   "bounces are counted.", _positive),
+    RuntimeSetting("bounce.complaint_pause_rate", float, 0.003, "A running campaign pauses "
+                   "when complaints reach this share of its sent messages (and at least 3); "
+                   "Gmail's ceiling is 0.3%.", _positive),
     RuntimeSetting("setup.completed", bool, False, "Whether the first-run setup has been done."),
 )
 
