@@ -116,3 +116,7 @@ def live_server(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# Every browser test gets a Playwright that stops after its module (see the module).
+from tests.support.browser import chromium, page  # noqa: E402, F401

@@ -31,11 +31,26 @@ def record(conn: Connection, *, subscriber_id: int, action: str, source: str,
            ip: str | None = None, user_agent: str | None = None,
            api_key_id: int | None = None, user_id: int | None = None) -> int:
     """Insert one consent record; return its id."""
-    return int(conn.execute(insert(consents).values(
-        subscriber_id=subscriber_id, action=action, source=source, list_ids=list(list_ids),
-        text_hash=text_hash, ip=ip, user_agent=(user_agent or None) and user_agent[:512],
-        api_key_id=api_key_id, user_id=user_id, created_at=now,
-    ).returning(consents.c.id)).scalar_one())
+    return int(conn.execute(_INSERT, {
+        "subscriber_id": subscriber_id, "action": action, "source": source,
+        "list_ids": list(list_ids), "text_hash": text_hash, "ip": ip,
+        "user_agent": (user_agent or None) and user_agent[:512], "api_key_id": api_key_id,
+        "user_id": user_id, "created_at": now,
+    }).scalar_one())
+
+
+def record_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert consent records (each with every column but ``id``); return their ids, in
+    the order of ``rows``."""
+    if not rows:
+        return []
+    return [int(i) for i in conn.execute(_INSERT_ORDERED, list(rows)).scalars()]
+
+
+# Built once: signups write a consent record each, and building a statement costs more
+# than running it.
+_INSERT = insert(consents).returning(consents.c.id)
+_INSERT_ORDERED = insert(consents).returning(consents.c.id, sort_by_parameter_order=True)
 
 
 def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
@@ -46,3 +61,14 @@ def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]
         .where(consents.c.subscriber_id == subscriber_id)
         .order_by(consents.c.created_at, consents.c.id))
     return [dict(r._mapping) for r in rows]
+
+
+def get(conn: Connection, consent_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(consents).where(consents.c.id == consent_id)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def has_text(conn: Connection, digest: str) -> bool:
+    """Whether a consent text with this sha256 hash is stored."""
+    return conn.execute(
+        select(consent_texts.c.hash).where(consent_texts.c.hash == digest)).first() is not None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select, update
 
 from tidings.db.tables import lists, subscriptions
 from tidings.domain.lists import MailingList, OptIn, Visibility
@@ -84,3 +84,36 @@ def member_counts(conn: Connection, list_ids: Sequence[int] | None = None,
     for list_id, status, n in conn.execute(query):
         counts.setdefault(list_id, {})[status] = n
     return counts
+
+
+def public_by_refs(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
+    """The public lists named by public id, slug or integer id; private ones never match."""
+    if not refs:
+        return []
+    numbers = [int(r) for r in refs if r.isdigit() and len(r) < 19]
+    rows = conn.execute(_PUBLIC_BY_REFS, {"refs": list(refs), "refs_": list(refs),
+                                          "numbers": numbers})
+    return [_entity(r) for r in rows]
+
+
+# Built once with expanding parameters: every signup resolves its lists.
+_PUBLIC_BY_REFS = (
+    select(lists)
+    .where(lists.c.visibility == str(Visibility.PUBLIC),
+           or_(lists.c.uid.in_(bindparam("refs", expanding=True)),
+               lists.c.slug.in_(bindparam("refs_", expanding=True)),
+               lists.c.id.in_(bindparam("numbers", expanding=True))))
+    .order_by(lists.c.id))
+
+
+def with_welcome(conn: Connection, list_ids: Sequence[int]) -> list[int]:
+    """Those of ``list_ids`` that have a welcome message (subject and body set)."""
+    if not list_ids:
+        return []
+    return list(conn.execute(
+        select(lists.c.id).where(lists.c.id.in_(list(list_ids)),
+                                 lists.c.welcome_subject.is_not(None),
+                                 lists.c.welcome_subject != "",
+                                 lists.c.welcome_body.is_not(None),
+                                 lists.c.welcome_body != "")
+        .order_by(lists.c.id)).scalars())

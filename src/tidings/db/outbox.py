@@ -13,10 +13,24 @@ from tidings.db.tables import outbox
 
 def insert_message(conn: Connection, *, kind: str, to_email: str, subscriber_id: int | None,
                    payload: dict[str, Any], now: datetime) -> int:
-    return int(conn.execute(insert(outbox).values(
-        kind=kind, to_email=to_email, subscriber_id=subscriber_id, payload=payload,
-        status="pending", attempts=0, next_attempt_at=now, created_at=now,
-    ).returning(outbox.c.id)).scalar_one())
+    return int(conn.execute(_INSERT, {
+        "kind": kind, "to_email": to_email, "subscriber_id": subscriber_id, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }).scalar_one())
+
+
+def insert_messages(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Queue several messages (``kind``, ``to_email``, ``subscriber_id``, ``payload``) in
+    one statement."""
+    if rows:
+        conn.execute(_INSERT_MANY, [{**row, "status": "pending", "attempts": 0,
+                                     "next_attempt_at": now, "created_at": now}
+                                    for row in rows])
+
+
+# Built once: every signup queues a message.
+_INSERT = insert(outbox).returning(outbox.c.id)
+_INSERT_MANY = insert(outbox)
 
 
 def count_recent(conn: Connection, *, to_email: str, kind: str, since: datetime) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.db.tables import subscribers, subscriptions
 from tidings.domain.subscribers import Subscriber, SubscriberStatus
@@ -73,3 +75,54 @@ def count(conn: Connection, *, list_id: int | None = None, status: str | None = 
         if status is not None:
             query = query.where(subscriptions.c.status == status)
     return int(conn.execute(query).scalar_one())
+
+
+def insert_if_new(conn: Connection, *, uid: str, email: str, name: str,
+                  now: datetime) -> int | None:
+    """Insert a subscriber unless the address exists (any case); return the new id or None.
+
+    One statement for the common case of a new address, and no unique-violation race
+    between two signups of the same address.
+    """
+    created = insert_many_if_new(conn, [(uid, email, name)], now)
+    return created.get(email.lower())
+
+
+def insert_many_if_new(conn: Connection, rows: Sequence[tuple[str, str, str]],
+                       now: datetime) -> dict[str, int]:
+    """Insert subscribers ``(uid, email, name)`` whose addresses do not exist yet, in one
+    statement; return ``{lower-cased address: new id}`` for those inserted."""
+    if not rows:
+        return {}
+    result = conn.execute(_INSERT_IF_NEW[conn.dialect.name], [{
+        "uid": uid, "email": email, "name": name, "attributes": {},
+        "status": str(SubscriberStatus.ENABLED), "created_at": now, "updated_at": now,
+    } for uid, email, name in rows])
+    return {email.lower(): int(sid) for sid, email in result}
+
+
+# Built once per dialect (signups are a hot path): INSERT ... ON CONFLICT (lower(email))
+# DO NOTHING RETURNING id, email.
+_INSERT_IF_NEW = {
+    module.__name__.rsplit(".", 1)[1]: module.insert(subscribers)
+    .on_conflict_do_nothing(index_elements=[func.lower(subscribers.c.email)])
+    .returning(subscribers.c.id, subscribers.c.email)
+    for module in (postgresql, sqlite)
+}
+
+
+def get_for_update(conn: Connection, *, email: str | None = None,
+                   subscriber_id: int | None = None) -> Subscriber | None:
+    """A subscriber by address or id, row-locked until commit on PostgreSQL.
+
+    SQLite needs no lock: its write transactions are serialised already.
+    """
+    query = select(subscribers)
+    if email is not None:
+        query = query.where(func.lower(subscribers.c.email) == email.lower())
+    else:
+        query = query.where(subscribers.c.id == subscriber_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    return entity(row) if row else None

@@ -135,6 +135,10 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
     RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "
                    "time passed longer ago than this (the server was down) is held for a "
                    "decision instead of starting late.", _minutes),
+    RuntimeSetting("signup.ip_limit", int, 20, "Signup requests accepted from one IP address "
+                   "(an IPv6 /64) per hour, per server process; 0 turns the limit off.", _positive),
+    RuntimeSetting("signup.address_limit", int, 5, "Signup requests accepted for one email "
+                   "address per hour, per server process; 0 turns the limit off.", _positive),
     RuntimeSetting("bounce.soft_threshold", int, 5, "Soft bounces within the window after "
                    "which a subscriber is blocklisted.", _positive),
     RuntimeSetting("bounce.soft_window_days", int, 7, "The window, in days, in which soft "
