@@ -63,3 +63,16 @@ def bounces_of(conn: Connection, subscriber_id: int, *, limit: int = 50
                         .order_by(bounces.c.created_at.desc()).limit(limit))
     return [dict(r._mapping) for r in rows]
 
+
+
+def memberships(conn: Connection, subscriber_ids: list[int]) -> dict[int, dict[int, str]]:
+    """``{subscriber_id: {list_id: status}}`` for one page of subscribers."""
+    found: dict[int, dict[int, str]] = {sid: {} for sid in subscriber_ids}
+    if not subscriber_ids:
+        return found
+    rows = conn.execute(select(subscriptions.c.subscriber_id, subscriptions.c.list_id,
+                               subscriptions.c.status)
+                        .where(subscriptions.c.subscriber_id.in_(subscriber_ids)))
+    for sid, lid, status in rows:
+        found[sid][lid] = status
+    return found

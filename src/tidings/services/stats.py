@@ -116,6 +116,7 @@ def growth(db: Database, days: int = GROWTH_DAYS) -> Figure[list[tuple[date, int
 
 
 def forget(db: Database) -> None:
-    """Drop cached figures (after a change the user expects to see at once)."""
+    """Mark cached figures stale after a change: the next view refreshes them (cheap
+    ones at once, slow ones in the background while the old figure is shown)."""
     for key in [k for k in db.cache if k.startswith("stats:")]:
-        db.cache.pop(key, None)
+        db.cache[key].at = float("-inf")
