@@ -46,3 +46,14 @@ def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]
         .where(consents.c.subscriber_id == subscriber_id)
         .order_by(consents.c.created_at, consents.c.id))
     return [dict(r._mapping) for r in rows]
+
+
+def get(conn: Connection, consent_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(consents).where(consents.c.id == consent_id)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def has_text(conn: Connection, digest: str) -> bool:
+    """Whether a consent text with this sha256 hash is stored."""
+    return conn.execute(
+        select(consent_texts.c.hash).where(consent_texts.c.hash == digest)).first() is not None

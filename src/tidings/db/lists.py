@@ -84,3 +84,28 @@ def member_counts(conn: Connection, list_ids: Sequence[int] | None = None,
     for list_id, status, n in conn.execute(query):
         counts.setdefault(list_id, {})[status] = n
     return counts
+
+
+def public_by_refs(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
+    """The public lists named by public id, slug or integer id; private ones never match."""
+    if not refs:
+        return []
+    numbers = [int(r) for r in refs if r.isdigit() and len(r) < 19]
+    named = lists.c.uid.in_(list(refs)) | lists.c.slug.in_(list(refs))
+    if numbers:
+        named = named | lists.c.id.in_(numbers)
+    query = select(lists).where(lists.c.visibility == str(Visibility.PUBLIC), named)
+    return [_entity(r) for r in conn.execute(query.order_by(lists.c.id))]
+
+
+def with_welcome(conn: Connection, list_ids: Sequence[int]) -> list[int]:
+    """Those of ``list_ids`` that have a welcome message (subject and body set)."""
+    if not list_ids:
+        return []
+    return list(conn.execute(
+        select(lists.c.id).where(lists.c.id.in_(list(list_ids)),
+                                 lists.c.welcome_subject.is_not(None),
+                                 lists.c.welcome_subject != "",
+                                 lists.c.welcome_body.is_not(None),
+                                 lists.c.welcome_body != "")
+        .order_by(lists.c.id)).scalars())

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from tidings.db.tables import subscribers, subscriptions
+from tidings.db.upsert import upsert
 from tidings.domain.subscribers import Subscriber, SubscriberStatus
 
 
@@ -73,3 +74,35 @@ def count(conn: Connection, *, list_id: int | None = None, status: str | None = 
         if status is not None:
             query = query.where(subscriptions.c.status == status)
     return int(conn.execute(query).scalar_one())
+
+
+def insert_if_new(conn: Connection, *, uid: str, email: str, name: str,
+                  now: datetime) -> int | None:
+    """Insert a subscriber unless the address exists (any case); return the new id or None.
+
+    One statement for the common case of a new address, and no unique-violation race
+    between two signups of the same address.
+    """
+    stmt = upsert(conn, subscribers, {
+        "uid": uid, "email": email, "name": name, "attributes": {},
+        "status": str(SubscriberStatus.ENABLED), "created_at": now, "updated_at": now,
+    }, index=[func.lower(subscribers.c.email)]).returning(subscribers.c.id)
+    found = conn.execute(stmt).scalar()
+    return None if found is None else int(found)
+
+
+def get_for_update(conn: Connection, *, email: str | None = None,
+                   subscriber_id: int | None = None) -> Subscriber | None:
+    """A subscriber by address or id, row-locked until commit on PostgreSQL.
+
+    SQLite needs no lock: its write transactions are serialised already.
+    """
+    query = select(subscribers)
+    if email is not None:
+        query = query.where(func.lower(subscribers.c.email) == email.lower())
+    else:
+        query = query.where(subscribers.c.id == subscriber_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    return entity(row) if row else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,3 +56,48 @@ def put(conn: Connection, subscriber_id: int, list_id: int, status: Subscription
             subscriptions.c.list_id == list_id,
         ).values(**values).returning(*subscriptions.c)).one()
     return _entity(row)
+
+
+def insert_many(conn: Connection, subscriber_id: int, statuses: dict[int, SubscriptionStatus],
+                now: datetime, *, consent_id: int | None) -> None:
+    """New subscriptions ``{list_id: status}`` for a subscriber, in one statement."""
+    if not statuses:
+        return
+    conn.execute(insert(subscriptions), [{
+        "subscriber_id": subscriber_id, "list_id": list_id, "status": str(status),
+        "consent_id": consent_id, "created_at": now, "updated_at": now,
+        "confirmed_at": now if status is SubscriptionStatus.CONFIRMED else None,
+        "unsubscribed_at": None,
+    } for list_id, status in statuses.items()])
+
+
+def confirm_pending(conn: Connection, subscriber_id: int, list_ids: Sequence[int],
+                    now: datetime) -> list[int]:
+    """Confirm those of ``list_ids`` still unconfirmed; return them.
+
+    One conditional UPDATE, so two concurrent confirmations cannot both succeed.
+    """
+    if not list_ids:
+        return []
+    return sorted(conn.execute(
+        update(subscriptions).where(
+            subscriptions.c.subscriber_id == subscriber_id,
+            subscriptions.c.list_id.in_(list(list_ids)),
+            subscriptions.c.status == str(SubscriptionStatus.UNCONFIRMED))
+        .values(status=str(SubscriptionStatus.CONFIRMED), confirmed_at=now, updated_at=now)
+        .returning(subscriptions.c.list_id)).scalars())
+
+
+def end(conn: Connection, subscriber_id: int, list_ids: Sequence[int] | None,
+        now: datetime) -> list[int]:
+    """Unsubscribe from ``list_ids`` (None: every list); return the lists that changed."""
+    query = update(subscriptions).where(
+        subscriptions.c.subscriber_id == subscriber_id,
+        subscriptions.c.status != str(SubscriptionStatus.UNSUBSCRIBED))
+    if list_ids is not None:
+        if not list_ids:
+            return []
+        query = query.where(subscriptions.c.list_id.in_(list(list_ids)))
+    return sorted(conn.execute(
+        query.values(status=str(SubscriptionStatus.UNSUBSCRIBED), unsubscribed_at=now,
+                     updated_at=now).returning(subscriptions.c.list_id)).scalars())

@@ -68,6 +68,8 @@ subscribers = Table(
     Column("attributes", Json, nullable=False, server_default=text("'{}'")),
     Column("status", String(16), nullable=False, server_default="enabled"),
     *_timestamps(),
+    # Never reuse the id of an erased subscriber: links in mail already sent carry it.
+    sqlite_autoincrement=True,
 )
 Index("ux_subscribers_email", func.lower(subscribers.c.email), unique=True)
 Index("ix_subscribers_created_at", subscribers.c.created_at)
@@ -107,6 +109,7 @@ consents = Table(
     Column("api_key_id", Id, nullable=True),
     Column("user_id", Id, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    sqlite_autoincrement=True,  # confirmation links carry consent ids
 )
 Index("ix_consents_subscriber", consents.c.subscriber_id, consents.c.created_at)
 

@@ -1,124 +1,89 @@
-"""CSRF protection for HTML forms: a signed double-submit token.
+"""CSRF protection for server-rendered forms, stateless and reusable by every web part.
 
-A random value lives in an HttpOnly, SameSite=Lax cookie; every form carries
-``HMAC(secret, value)`` in a hidden field (``csrf_token``), or a script sends it in the
-``X-CSRF-Token`` header. Another site can neither read the cookie nor compute the
-MAC, so it cannot forge the field, and the cookie alone proves nothing.
+A CSRF token is tied to a *binding*: a string that only the legitimate page knows, such
+as the signed token in a preference-centre URL or an admin session id. It carries its
+issue time and an HMAC over (binding, time) under a key derived from the secret key, so
+it needs no storage, cannot be moved to another binding, and expires.
 
-Use::
+Use it like this::
 
-    csrf.install(app)                                # once, sets the cookie when needed
-    router = APIRouter(dependencies=[Depends(csrf.protect)])  # unsafe methods checked
-    {{ csrf_field(request) }}                        # in a form (templates get it)
+    from tidings.web import csrf
 
-Not for the RFC 8058 one-click unsubscribe POST, which mail software sends without
-any cookie.
+    token = csrf.issue(secret_key, binding)            # put in <input name="csrf">
+    csrf.check(request, secret_key, binding, form.get("csrf"))   # on POST; raises
+
+:func:`check` also refuses a request whose ``Origin`` (or, lacking it, ``Referer``)
+names another host than the one the request was sent to. It raises
+:class:`~tidings.domain.errors.PermissionDenied` (403), or
+:class:`~tidings.domain.errors.TokenExpired` (410) for an expired token, so a page can
+offer a reload. Do not put it on the RFC 8058 one-click unsubscribe endpoint, which by
+definition comes without any context.
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import binascii
 import hmac
-import secrets
+import struct
+import time
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
-from markupsafe import Markup
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import Request
 
-from tidings.domain.errors import PermissionDenied
+from tidings.domain.errors import PermissionDenied, TokenExpired
 
-COOKIE = "tidings_csrf"
-FIELD = "csrf_token"
-HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_STATE = "csrf_cookie"
+FIELD = "csrf"
+MAX_AGE = 12 * 3600
+_MAC_BYTES = 16
 
 
-def _key(request: Request) -> bytes:
-    secret: str = request.app.state.runtime.settings.secret_key
-    return hmac.digest(secret.encode(), b"tidings-csrf", "sha256")
+def _key(secret_key: str) -> bytes:
+    return hmac.digest(secret_key.encode("utf-8"), b"tidings-csrf", "sha256")
 
 
-def _cookie_value(request: Request) -> str:
-    value = request.cookies.get(COOKIE, "")
-    if len(value) == 43 and value.isascii():
-        return value
-    fresh: str | None = request.scope.setdefault("state", {}).get(_STATE)
-    if fresh is None:
-        fresh = secrets.token_urlsafe(32)
-        request.scope["state"][_STATE] = fresh
-    return fresh
+def _mac(secret_key: str, binding: str, issued: int) -> bytes:
+    message = struct.pack(">Q", issued) + binding.encode("utf-8")
+    return hmac.digest(_key(secret_key), message, "sha256")[:_MAC_BYTES]
 
 
-def token(request: Request) -> str:
-    """The token for forms on this page (the cookie is set on the response if new)."""
-    value = _cookie_value(request)
-    return hmac.new(_key(request), value.encode(), hashlib.sha256).hexdigest()
+def issue(secret_key: str, binding: str, *, now: float | None = None) -> str:
+    """A token for forms of the page identified by ``binding``."""
+    issued = int(time.time() if now is None else now)
+    raw = struct.pack(">Q", issued) + _mac(secret_key, binding, issued)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def field(request: Request) -> Markup:
-    """A hidden input carrying :func:`token`, for templates."""
-    return Markup('<input type="hidden" name="{}" value="{}">').format(FIELD, token(request))
+def verify(secret_key: str, binding: str, token: str | None, *, max_age: float = MAX_AGE,
+           now: float | None = None) -> None:
+    """Raise unless ``token`` was issued for ``binding`` within ``max_age`` seconds."""
+    if not token or len(token) > 64 or not token.isascii():
+        raise PermissionDenied("The form is missing its security token; reload the page.")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise PermissionDenied("The form's security token is invalid.") from None
+    if len(raw) != 8 + _MAC_BYTES:
+        raise PermissionDenied("The form's security token is invalid.")
+    (issued,) = struct.unpack(">Q", raw[:8])
+    if not hmac.compare_digest(raw[8:], _mac(secret_key, binding, issued)):
+        raise PermissionDenied("The form's security token is invalid.")
+    age = (time.time() if now is None else now) - issued
+    if age > max_age or age < -300:
+        raise TokenExpired("This page was open too long. Reload it and try again.")
 
 
-def verify(request: Request, submitted: str | None) -> None:
-    """Raise :class:`PermissionDenied` unless ``submitted`` matches this browser's cookie."""
-    cookie = request.cookies.get(COOKIE, "")
-    if not cookie or not submitted:
-        raise PermissionDenied("This form has expired or did not come from this site; "
-                               "reload the page and try again.")
-    expected = hmac.new(_key(request), cookie.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, submitted):
-        raise PermissionDenied("This form has expired or did not come from this site; "
-                               "reload the page and try again.")
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request came from a page on another host."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return source is None
+    host = request.headers.get("host", "")
+    return urlsplit(source).netloc.lower() == host.lower()
 
 
-async def protect(request: Request) -> None:
-    """A dependency: check the token on every unsafe request (form field or header)."""
-    if request.method in SAFE_METHODS:
-        return
-    submitted = request.headers.get(HEADER)
-    if submitted is None:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded",
-                                    "multipart/form-data")):
-            form = await request.form()
-            value = form.get(FIELD)
-            submitted = value if isinstance(value, str) else None
-    verify(request, submitted)
-
-
-class _CookieMiddleware:
-    """Sets the CSRF cookie on responses of requests that minted a new value."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                fresh = scope.get("state", {}).get(_STATE)
-                if fresh:
-                    secure = "; Secure" if scope.get("scheme") == "https" else ""
-                    headers = MutableHeaders(scope=message)
-                    headers.append("set-cookie", f"{COOKIE}={fresh}; Path=/; HttpOnly; "
-                                                 f"SameSite=Lax{secure}")
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
-def install(app: FastAPI) -> None:
-    """Add the cookie middleware once, and ``csrf_field`` to the page templates."""
-    if getattr(app.state, "csrf_installed", False):
-        return
-    app.state.csrf_installed = True
-    app.add_middleware(_CookieMiddleware)
-    from tidings.web import pages
-
-    pages.environment().globals["csrf_field"] = field
+def check(request: Request, secret_key: str, binding: str, token: str | None) -> None:
+    """:func:`same_origin` and :func:`verify` together, for a form POST."""
+    if not same_origin(request):
+        raise PermissionDenied("This form was sent from another site.")
+    verify(secret_key, binding, token)

@@ -13,7 +13,7 @@ from tidings.domain.roles import Role
 from tidings.services import runtime_settings, users
 
 PASSWORD = "correct horse battery"
-_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+_TOKEN = re.compile(r'name="csrf" value="([A-Za-z0-9_-]+)"')
 
 
 def csrf(client: TestClient, path: str = "/admin/login") -> str:
@@ -28,7 +28,7 @@ def post(client: TestClient, path: str, data: dict[str, Any] | None = None, *,
          page: str | None = None, **kwargs: Any) -> Response:
     """A form post with a valid token taken from ``page`` (default: the dashboard)."""
     token = csrf(client, page or "/admin/account")
-    return client.post(path, data={**(data or {}), "csrf_token": token},
+    return client.post(path, data={**(data or {}), "csrf": token},
                        follow_redirects=False, **kwargs)
 
 
@@ -41,7 +41,7 @@ def make_user(runtime: Runtime, email: str, role: Role = Role.ADMIN,
 def login(client: TestClient, email: str, password: str = PASSWORD) -> Response:
     token = csrf(client, "/admin/login")
     return client.post("/admin/login", data={"email": email, "password": password,
-                                             "csrf_token": token}, follow_redirects=False)
+                                             "csrf": token}, follow_redirects=False)
 
 
 def signed_in(client: TestClient, runtime: Runtime, email: str = "ann@example.org",

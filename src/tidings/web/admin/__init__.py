@@ -1,8 +1,8 @@
 """The server-rendered admin UI under ``/admin``.
 
 Every page needs a signed-in user holding the page's permission (see ``common``);
-every form post carries a CSRF token (``web/csrf.py``); pages send a strict Content
-Security Policy (no inline script, nothing loaded from elsewhere).
+every form post carries a CSRF token bound to the session (``web/csrf.py``); pages
+send a strict Content Security Policy (no inline script, nothing from elsewhere).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tidings.web import csrf
 from tidings.web.admin import (
     access,
     dashboard,
@@ -20,15 +19,14 @@ from tidings.web.admin import (
     subscribers,
     team,
 )
-from tidings.web.admin.common import Redirect
+from tidings.web.admin.common import Redirect, csrf_protect
 
 SECTIONS = (access, dashboard, lists, subscribers, settings, team, outbox)
 
 
 def mount(app: FastAPI) -> None:
     """Add the admin routes to ``app``."""
-    csrf.install(app)
-    router = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)
+    router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
     for section in SECTIONS:
         router.include_router(section.router)
     app.include_router(router)

@@ -8,13 +8,14 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from tidings.bootstrap import Runtime
 from tidings.domain.errors import PermissionDenied
 from tidings.domain.roles import Permission
 from tidings.domain.users import User
 from tidings.services import setup
-from tidings.web import auth, pages
+from tidings.web import auth, csrf, pages
 
 # Admin pages never load anything from elsewhere and are never framed by other sites.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -69,13 +70,44 @@ Sender = Annotated[User, Depends(require(Permission.SEND))]
 Admin = Annotated[User, Depends(require(Permission.ADMINISTER))]
 
 
+def csrf_binding(request: Request) -> str:
+    """What a form's CSRF token is bound to: the session itself once signed in, the
+    page otherwise (sign-in, setup and reset pages post back to where they were shown;
+    the setup and reset paths carry their own signed token)."""
+    session = request.cookies.get(auth.SESSION_COOKIE)
+    if session and auth.current_user(request) is not None:
+        return "admin-session:" + session
+    return "admin-page:" + request.url.path
+
+
+def csrf_field(request: Request) -> Markup:
+    """The hidden input every admin form carries."""
+    token = csrf.issue(runtime(request).settings.secret_key, csrf_binding(request))
+    return Markup('<input type="hidden" name="{}" value="{}">').format(csrf.FIELD, token)
+
+
+async def csrf_protect(request: Request) -> None:
+    """A dependency of every admin route: unsafe methods need a valid token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    submitted = request.headers.get("x-csrf-token")
+    if submitted is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded",
+                                    "multipart/form-data")):
+            value = (await request.form()).get(csrf.FIELD)
+            submitted = value if isinstance(value, str) else None
+    csrf.check(request, runtime(request).settings.secret_key, csrf_binding(request),
+               submitted)
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200, section: str = "") -> HTMLResponse:
     """An admin page with the navigation, the signed-in user and any flash notice."""
     message = auth.take_flash(request)
     ctx: dict[str, Any] = {
         "user": getattr(request.state, "user", None), "section": section,
-        "flash": message, "Permission": Permission,
+        "flash": message, "Permission": Permission, "csrf_field": csrf_field,
     }
     ctx.update(context or {})
     response = pages.render(request, template, ctx, status_code=status_code,

@@ -113,6 +113,7 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
         sa.UniqueConstraint("uid", name=op.f("uq_subscribers_uid")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index("ix_subscribers_created_at", ["created_at"], unique=False)
@@ -259,6 +260,7 @@ def upgrade() -> None:
             ["text_hash"], ["consent_texts.hash"], name=op.f("fk_consents_text_hash_consent_texts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consents")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.create_index(
