@@ -19,3 +19,10 @@ def new_uid() -> str:
 
 def looks_like_uid(value: str) -> bool:
     return bool(_UID.match(value))
+
+
+def as_internal_id(value: str) -> int | None:
+    """``value`` as an integer key when it is one (ASCII digits that fit 63 bits)."""
+    if value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None

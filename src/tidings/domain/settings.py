@@ -49,6 +49,8 @@ def _sender_id(value: str) -> str:
 
 
 def _positive(value: int | float) -> int | float:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValidationError("Must be a finite number.")
     if value < 0:
         raise ValidationError("Must not be negative.")
     return value
