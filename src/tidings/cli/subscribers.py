@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from tidings.cli import context
-from tidings.cli.output import console, print_json
+from tidings.cli.output import console, errors, print_json
 from tidings.domain.errors import ValidationError
-from tidings.services import subscribers
+from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.services import exports, imports, subscribers
+
+if TYPE_CHECKING:
+    from tidings.db.database import Database
 
 app = typer.Typer(help="Add, show, delete, count, import and export subscribers.",
                   no_args_is_help=True)
@@ -93,3 +107,103 @@ def count(
     """Count subscribers."""
     parsed = subscribers.subscription_status(status) if status else None
     console.print(str(subscribers.count(context.runtime().db, list_ref=list_ref, status=parsed)))
+
+
+@app.command("import")
+def import_csv(
+    file: Annotated[str, typer.Argument(help="CSV file to read, or - for standard input.")],
+    list_refs: Annotated[list[str] | None, typer.Option(
+        "--list", "-l", help="List to subscribe to or unsubscribe from (repeatable).")] = None,
+    mode: Annotated[imports.ImportMode, typer.Option(
+        "--mode", "-m", help="subscribe, unsubscribe or blocklist.")
+    ] = imports.ImportMode.SUBSCRIBE,
+    status: Annotated[str, typer.Option(
+        "--status", "-s", help="New subscriptions start unconfirmed or confirmed (you hold "
+                               "the readers' confirmed consent).")] = "unconfirmed",
+    update_existing: Annotated[bool, typer.Option(
+        "--update-existing", help="Overwrite name, attributes and status of subscribers "
+                                  "who exist, and move their subscriptions.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", "-r", help="Write every skipped row (line, email, reason) to this CSV "
+                               "file.")] = None,
+) -> None:
+    """Import subscribers from a CSV file (see docs/importing.md)."""
+    if status not in ("unconfirmed", "confirmed"):
+        raise ValidationError("--status is unconfirmed or confirmed.", field="status")
+    options = imports.ImportOptions(
+        lists=tuple(list_refs or ()), mode=mode, status=SubscriptionStatus(status),
+        update_existing=update_existing, actor="cli")
+    db = context.runtime().db
+    if file == "-":
+        result = _run_import(db, sys.stdin.buffer, None, options, report, "stdin")
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise ValidationError(f"No such file: {file}", field="file")
+        with path.open("rb") as stream:
+            result = _run_import(db, stream, path.stat().st_size, options, report, path.name)
+    console.print(f"Imported {result.imported:,}, updated {result.updated:,}, "
+                  f"skipped {result.skipped:,} of {result.rows:,} rows "
+                  f"({result.format} CSV).")
+    if result.dropped_columns:
+        console.print("Columns not imported: " + ", ".join(result.dropped_columns) + ".")
+    if result.skipped and report is None:
+        for problem in result.problems[:10]:
+            errors.print(f"line {problem.line}: {problem.reason}", markup=False,
+                         soft_wrap=True)
+        if result.skipped > 10:
+            errors.print(f"... and {result.skipped - 10:,} more; --report FILE lists them all.")
+    elif result.skipped:
+        console.print(f"Skipped rows are listed in {report}.")
+
+
+def _run_import(db: Database, stream: BinaryIO, total: int | None,
+                options: imports.ImportOptions, report: Path | None,
+                filename: str) -> imports.ImportResult:
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeElapsedColumn(), console=errors,
+                  transient=True, disable=not errors.is_terminal) as bar:
+        task = bar.add_task("reading", total=total)
+
+        def progress(now: imports.Progress) -> None:
+            bar.update(task, completed=now.bytes_read,
+                       description="writing" if now.phase == "merging" else now.phase)
+
+        if report is None:
+            return imports.run(db, stream, options, progress=progress, filename=filename)
+        with report.open("w", encoding="utf-8", newline="") as out:
+            return imports.run(db, stream, options, progress=progress, report=out,
+                               filename=filename)
+
+
+@app.command("export")
+def export_csv(
+    list_ref: Annotated[str | None, typer.Option(
+        "--list", "-l", help="Only this list's members.")] = None,
+    status: Annotated[str | None, typer.Option(
+        "--status", "-s", help="enabled|blocklisted, or with --list: "
+                               "unconfirmed|confirmed|unsubscribed.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Export subscribers as CSV, in the format import reads back."""
+    db = context.runtime().db
+    parsed = subscribers.subscription_status(status) if status else None
+    chunks = exports.batches(db, list_ref=list_ref, status=parsed)
+    if output is None:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk.text.encode("utf-8"))
+        sys.stdout.buffer.flush()
+        return
+    total = subscribers.count(db, list_ref=list_ref, status=parsed)
+    written = 0
+    with output.open("w", encoding="utf-8", newline="") as out, Progress(
+            TextColumn("exporting"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+            TimeElapsedColumn(), console=errors, transient=True,
+            disable=not errors.is_terminal) as bar:
+        task = bar.add_task("export", total=total)
+        for chunk in chunks:
+            out.write(chunk.text)
+            written += chunk.rows
+            bar.update(task, completed=written)
+    console.print(f"Exported {written:,} subscribers to {output}.")

@@ -29,3 +29,8 @@ def present(conn: Connection, digests: Iterable[str]) -> set[str]:
         found.update(conn.execute(
             select(suppressions.c.hash).where(suppressions.c.hash.in_(chunk))).scalars())
     return found
+
+
+def exist(conn: Connection) -> bool:
+    """Whether anything is suppressed at all (bulk paths skip hashing when not)."""
+    return conn.execute(select(suppressions.c.hash).limit(1)).first() is not None

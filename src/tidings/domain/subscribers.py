@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +12,8 @@ from tidings.domain.errors import ValidationError
 
 MAX_NAME_LENGTH = 200
 MAX_ATTRIBUTES_BYTES = 64 * 1024
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class SubscriberStatus(StrEnum):
@@ -22,7 +25,7 @@ def check_name(name: str | None) -> str:
     """Return a clean display name; CR, LF and other control characters are refused."""
     if name is None:
         return ""
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in name):
+    if _CONTROL.search(name):
         raise ValidationError("The name contains control characters.", field="name")
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:

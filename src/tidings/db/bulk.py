@@ -1,0 +1,429 @@
+"""Bulk subscriber writes: a staging area filled fast, then set-based merges.
+
+An import streams its rows into staging tables that belong to one connection
+(PostgreSQL: ``TEMP`` tables filled by ``COPY``; SQLite: a scratch database file
+ATTACHed to the connection and filled by ``executemany``), outside any lock on the
+real tables. :meth:`Staging.merge` then applies everything in ONE transaction with
+a handful of set-based statements: duplicates and suppressed addresses are set
+aside, new subscribers inserted, existing ones updated, subscriptions created or
+moved, one consent record written per subscriber whose subscriptions changed.
+A failure anywhere rolls the whole merge back; staging disappears with the
+connection, so a crash leaves the database as it was before the import.
+
+The statements are assembled from constant fragments, staging table names and the
+validated values of :class:`MergePlan` (enums and integers), never from file
+content, which only ever travels as staged data (hence the ``noqa: S608``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+
+from tidings.db import events
+from tidings.db.database import Database
+from tidings.db.types import UTCDateTime
+
+#: ``(line, email, lower-cased email, name, attributes JSON, status, new uid, digest)``;
+#: name, attributes, status and digest may be None.
+StagedRow = tuple[int, str, str, str | None, str | None, str | None, str, str | None]
+#: ``(line, list id, subscription status)``: a row's own subscriptions (Tidings' export).
+StagedTarget = tuple[int, int, str]
+
+MODES = ("subscribe", "unsubscribe", "blocklist")
+_TARGETS = ("unconfirmed", "confirmed", "unsubscribed")
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """What the merge does. ``list_ids`` and ``target`` apply to every row unless
+    ``per_row_targets``, in which case the staged targets say it row by row."""
+
+    mode: str
+    now: datetime
+    list_ids: tuple[int, ...] = ()
+    target: str = "unconfirmed"
+    per_row_targets: bool = False
+    update_existing: bool = False
+    check_suppressed: bool = False
+    consent_action: str = "subscribe"
+    user_id: int | None = None
+    actor: str | None = None
+    event_data: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Inlined into SQL below, so they are checked here.
+        if self.mode not in MODES or self.target not in _TARGETS:
+            raise ValueError("unknown import mode or status")
+        if not all(isinstance(i, int) for i in self.list_ids):
+            raise ValueError("list ids are integers")
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCounts:
+    imported: int          # new subscribers
+    updated: int           # rows that matched a subscriber who existed already
+    skipped: int           # rows set aside by the merge (see :meth:`Staging.skipped`)
+    subscriptions: int     # subscriptions created or changed
+    consents: int          # consent records written
+
+
+class Staging(ABC):
+    """Staging tables on one connection; build with :func:`staging`."""
+
+    def __init__(self, conn: Connection, names: dict[str, str]) -> None:
+        self.conn = conn
+        self.names = names
+        self.rows_staged = 0
+
+    # -- loading -------------------------------------------------------------------
+
+    @abstractmethod
+    def loading(self) -> Any:
+        """A context manager: one transaction around ``add_rows`` / ``add_targets``."""
+
+    @abstractmethod
+    def add_rows(self, rows: Sequence[StagedRow]) -> None:
+        """Stage parsed rows (any number of calls, inside :meth:`loading`)."""
+
+    @abstractmethod
+    def add_targets(self, targets: Sequence[StagedTarget]) -> None:
+        """Stage the subscriptions rows name themselves."""
+
+    # -- merging -------------------------------------------------------------------
+
+    def _sql(self, statement: str, **values: Any) -> Any:
+        query = text(statement.format(**self.names))
+        if "now" in values:
+            query = query.bindparams(bindparam("now", type_=UTCDateTime()))
+        return self.conn.execute(query, values)
+
+    def _count(self, statement: str) -> int:
+        return int(self._sql(statement).scalar_one())
+
+    @contextmanager
+    def _merge_transaction(self) -> Iterator[None]:
+        with self.conn.begin():
+            yield
+
+    def merge(self, plan: MergePlan) -> MergeCounts:
+        """Apply the staged rows to the real tables in one transaction."""
+        with self._merge_transaction():
+            self._set_aside(plan)
+            total = self._count("SELECT COUNT(*) FROM {rows}")
+            if plan.mode != "unsubscribe":
+                self._insert_subscribers(plan)
+            if plan.update_existing or plan.mode == "blocklist":
+                self._update_subscribers(plan)
+            changed = consents = 0
+            if plan.mode != "blocklist":
+                self._stage_changes(plan)
+                changed = self._count("SELECT COUNT(*) FROM {changes}")
+                if changed:
+                    consents = self._count(
+                        "SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
+                    self._write_subscriptions(plan)
+            imported = self._count(
+                "SELECT COUNT(*) FROM {rows} r JOIN subscribers s ON s.uid = r.uid")
+            skipped = self._count("SELECT COUNT(*) FROM {skipped}")
+            counts = MergeCounts(imported=imported, updated=total - imported, skipped=skipped,
+                                 subscriptions=changed, consents=consents)
+            events.record(self.conn, "subscribers.imported", plan.now, actor=plan.actor,
+                          data={**(plan.event_data or {}), "imported": imported,
+                                "updated": counts.updated, "subscriptions": changed})
+        return counts
+
+    def _set_aside(self, plan: MergePlan) -> None:
+        """Move duplicates, suppressed and (unsubscribing) unknown addresses to skipped."""
+        self._sql("CREATE INDEX {ix_rows_key} ON {rows_bare} (key, line)")
+        self._analyze()
+        self._sql(
+            "INSERT INTO {skipped} (line, email, code, detail) "
+            "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
+            "(SELECT key, MIN(line) AS first FROM {rows} GROUP BY key HAVING COUNT(*) > 1) f "
+            "ON f.key = r.key WHERE r.line > f.first")
+        if plan.check_suppressed:
+            self._sql(
+                "INSERT INTO {skipped} (line, email, code, detail) "
+                "SELECT r.line, r.email, 'suppressed', NULL FROM {rows} r "
+                "WHERE r.digest IN (SELECT hash FROM suppressions) "
+                "AND r.line NOT IN (SELECT line FROM {skipped})")
+        if plan.mode == "unsubscribe":
+            self._sql(
+                "INSERT INTO {skipped} (line, email, code, detail) "
+                "SELECT r.line, r.email, 'unknown', NULL FROM {rows} r "
+                "WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE lower(s.email) = r.key) "
+                "AND r.line NOT IN (SELECT line FROM {skipped})")
+        self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
+
+    def _analyze(self) -> None:
+        self._sql("ANALYZE {rows}")
+
+    def _insert_subscribers(self, plan: MergePlan) -> None:
+        status = "'blocklisted'" if plan.mode == "blocklist" else "COALESCE(r.status, 'enabled')"
+        self._sql(
+            "INSERT INTO subscribers (uid, email, name, attributes, status, created_at, "  # noqa: S608
+            "updated_at) "
+            f"SELECT r.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
+            ":now, :now FROM {rows} r WHERE true ORDER BY r.line "
+            "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now)
+
+    def _update_subscribers(self, plan: MergePlan) -> None:
+        sets = ["updated_at = :now"]
+        if plan.mode == "blocklist":
+            sets.append("status = 'blocklisted'")
+        elif plan.update_existing:
+            sets.append("status = COALESCE(r.status, subscribers.status)")
+        if plan.update_existing:
+            sets.append("name = COALESCE(r.name, subscribers.name)")
+            sets.append("attributes = {attrs_or_current}")
+        self._sql(
+            f"UPDATE subscribers SET {', '.join(sets)} FROM {{rows}} r "  # noqa: S608
+            "WHERE lower(subscribers.email) = r.key AND subscribers.uid <> r.uid",
+            now=plan.now)
+
+    def _stage_changes(self, plan: MergePlan) -> None:
+        """Every (subscriber, list) whose subscription the import creates or moves."""
+        if plan.per_row_targets:
+            targets = ("JOIN {targets} t ON t.line = r.line "
+                       "JOIN lists l ON l.id = t.list_id")
+            target = "t.status"
+        else:
+            ids = ", ".join(str(i) for i in plan.list_ids) or "NULL"
+            targets = f"JOIN lists l ON l.id IN ({ids})"
+            target = f"'{plan.target}'"
+        if plan.mode == "unsubscribe":
+            new = "CASE WHEN cur.status IN ('unconfirmed', 'confirmed') THEN 'unsubscribed' END"
+        else:
+            update = (
+                f"WHEN {target} = 'confirmed' AND cur.status <> 'confirmed' THEN 'confirmed' "
+                f"WHEN {target} = 'unsubscribed' AND cur.status <> 'unsubscribed' "
+                "THEN 'unsubscribed' ") if plan.update_existing else ""
+            new = (f"CASE WHEN cur.status IS NULL THEN CASE WHEN {target} = 'unconfirmed' "
+                   f"AND l.optin = 'single' THEN 'confirmed' ELSE {target} END {update}END")
+        self._sql(
+            "INSERT INTO {changes} (subscriber_id, list_id, status) "  # noqa: S608
+            "SELECT subscriber_id, list_id, status FROM ("
+            f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status "
+            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = r.key {targets} "
+            "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
+            ") x WHERE status IS NOT NULL")
+
+    _CONSENTS = (
+        "INSERT INTO consents (subscriber_id, action, source, list_ids, user_id, created_at) "
+        "SELECT subscriber_id, :action, 'import', {list_agg}, {user_id}, :now "
+        "FROM (SELECT * FROM {changes} ORDER BY subscriber_id, list_id) c "
+        "GROUP BY subscriber_id")
+    _SUBSCRIPTIONS = (
+        "INSERT INTO subscriptions (subscriber_id, list_id, status, consent_id, "
+        "confirmed_at, unsubscribed_at, created_at, updated_at) "
+        "SELECT c.subscriber_id, c.list_id, c.status, k.id, "
+        "CASE WHEN c.status = 'confirmed' THEN {now} END, "
+        "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
+        "FROM {changes} c JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
+        "WHERE true "
+        "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
+        "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
+        "confirmed_at = CASE WHEN excluded.status = 'confirmed' THEN excluded.confirmed_at "
+        "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at")
+
+    def _write_subscriptions(self, plan: MergePlan) -> None:
+        """One consent record per changed subscriber, then the subscriptions citing it."""
+        self._sql(self._CONSENTS, action=plan.consent_action, user_id=plan.user_id,
+                  now=plan.now)
+        self._sql(self._SUBSCRIPTIONS.replace(
+            "{new_consents} k ON k.subscriber_id = c.subscriber_id",
+            "consents k ON k.subscriber_id = c.subscriber_id AND k.created_at = :now "
+            "AND k.source = 'import'"), now=plan.now)
+
+    # -- results -------------------------------------------------------------------
+
+    def skipped(self) -> Iterator[tuple[int, str, str, int | None]]:
+        """Rows the merge set aside, by line: ``(line, email, code, detail)``.
+
+        ``code`` is ``duplicate`` (``detail`` is the line of the first occurrence),
+        ``suppressed`` or ``unknown``.
+        """
+        with self.conn.begin():
+            result = self.conn.execute(
+                text("SELECT line, email, code, detail FROM {skipped} ORDER BY line"  # noqa: S608
+                     .format(**self.names)).execution_options(stream_results=True,
+                                                              yield_per=2000))
+            for line, email, code, detail in result:
+                yield int(line), str(email), str(code), detail
+
+
+class _SQLiteStaging(Staging):
+    def __init__(self, conn: Connection, raw: sqlite3.Connection) -> None:
+        super().__init__(conn, {
+            "rows": "import_stage.rows", "rows_bare": "rows",
+            "ix_rows_key": "import_stage.ix_rows_key", "targets": "import_stage.targets",
+            "skipped": "import_stage.skipped", "changes": "import_stage.changes",
+            "attrs_or_empty": "COALESCE(r.attributes, '{}')",
+            "attrs_or_current": "COALESCE(r.attributes, subscribers.attributes)",
+            "list_agg": "json_group_array(list_id)", "user_id": ":user_id", "now": ":now",
+        })
+        self.raw = raw
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        self.raw.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def add_rows(self, rows: Sequence[StagedRow]) -> None:
+        self.raw.executemany("INSERT INTO import_stage.rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             rows)
+        self.rows_staged += len(rows)
+
+    def add_targets(self, targets: Sequence[StagedTarget]) -> None:
+        self.raw.executemany("INSERT INTO import_stage.targets VALUES (?, ?, ?)", targets)
+
+    @contextmanager
+    def _merge_transaction(self) -> Iterator[None]:
+        self.conn.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            with self.conn.begin():
+                yield
+        finally:
+            self.conn.execution_options(sqlite_begin="DEFERRED")
+
+
+class _PostgresStaging(Staging):
+    def __init__(self, conn: Connection, raw: Any) -> None:
+        super().__init__(conn, {
+            "rows": "import_rows", "rows_bare": "import_rows", "ix_rows_key": "",
+            "targets": "import_targets", "skipped": "import_skipped",
+            "changes": "import_changes",
+            "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
+            "attrs_or_current": "COALESCE(CAST(r.attributes AS jsonb), subscribers.attributes)",
+            "list_agg": "jsonb_agg(list_id)", "user_id": "CAST(:user_id AS bigint)",
+            "now": "CAST(:now AS timestamptz)",
+        })
+        self.raw = raw
+
+    @contextmanager
+    def loading(self) -> Iterator[None]:
+        with self.conn.begin():
+            yield
+
+    def add_rows(self, rows: Sequence[StagedRow]) -> None:
+        # COPY's text format: tab-separated, \N for NULL, backslashes doubled. Emails,
+        # names and attribute JSON hold no raw control characters (checked before).
+        out = []
+        for line, email, key, name, attributes, status, uid, digest in rows:
+            out.append(
+                f"{line}\t{email}\t{key}\t"
+                f"{_copy_text(name)}\t{_copy_text(attributes)}\t{status or _NULL}\t"
+                f"{uid}\t{digest or _NULL}\n")
+        with self.raw.cursor() as cur, cur.copy(
+                "COPY import_rows (line, email, key, name, attributes, status, uid, digest) "
+                "FROM STDIN") as copy:
+            copy.write("".join(out))
+        self.rows_staged += len(rows)
+
+    def add_targets(self, targets: Sequence[StagedTarget]) -> None:
+        with self.raw.cursor() as cur, cur.copy(
+                "COPY import_targets (line, list_id, status) FROM STDIN") as copy:
+            copy.write("".join(f"{line}\t{list_id}\t{status}\n"
+                               for line, list_id, status in targets))
+
+    def _analyze(self) -> None:
+        self._sql("ANALYZE import_rows")
+        self._sql("ANALYZE import_targets")
+
+    def _write_subscriptions(self, plan: MergePlan) -> None:
+        # One statement: the consent ids come back from RETURNING instead of a join
+        # that would scan every consent record.
+        self._sql("ANALYZE import_changes")
+        self._sql(f"WITH new_consents AS ({self._CONSENTS} RETURNING id, subscriber_id) "
+                  + self._SUBSCRIPTIONS.replace("{new_consents}", "new_consents"),
+                  action=plan.consent_action, user_id=plan.user_id, now=plan.now)
+
+
+_NULL = "\\N"
+
+
+def _copy_text(value: str | None) -> str:
+    if value is None:
+        return _NULL
+    return value.replace("\\", "\\\\") if "\\" in value else value
+
+
+_TABLES = (
+    "CREATE {temp}TABLE {p}rows (line {rows_line}, email TEXT NOT NULL, key TEXT NOT NULL, "
+    "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT)",
+    "CREATE {temp}TABLE {p}targets (line BIGINT NOT NULL, list_id BIGINT NOT NULL, "
+    "status TEXT NOT NULL)",
+    "CREATE {temp}TABLE {p}skipped (line BIGINT PRIMARY KEY, email TEXT NOT NULL, "
+    "code TEXT NOT NULL, detail BIGINT)",
+    "CREATE {temp}TABLE {p}changes (subscriber_id BIGINT NOT NULL, list_id BIGINT NOT NULL, "
+    "status TEXT NOT NULL)",
+)
+
+
+@contextmanager
+def staging(db: Database) -> Iterator[Staging]:
+    """A connection with empty staging tables, removed when the block ends."""
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if db.is_sqlite:
+            assert isinstance(raw, sqlite3.Connection)
+            with _attached(raw):
+                for ddl in _TABLES:
+                    # INTEGER PRIMARY KEY is SQLite's rowid: rows are stored in line order.
+                    raw.execute(ddl.format(temp="", p="import_stage.",
+                                           rows_line="INTEGER PRIMARY KEY"))
+                yield _SQLiteStaging(conn, raw)
+        else:
+            with conn.begin():
+                for ddl in _TABLES:
+                    # No primary key on rows: COPY runs faster without an index to keep.
+                    conn.exec_driver_sql(ddl.format(temp="TEMP ", p="import_",
+                                                    rows_line="BIGINT NOT NULL"))
+            try:
+                yield _PostgresStaging(conn, raw)
+            finally:
+                if not conn.invalidated:
+                    if conn.in_transaction():
+                        conn.rollback()
+                    with conn.begin():
+                        conn.exec_driver_sql(
+                            "DROP TABLE IF EXISTS import_rows, import_targets, import_skipped, "
+                            "import_changes")
+
+
+@contextmanager
+def _attached(raw: sqlite3.Connection) -> Iterator[None]:
+    """A scratch database file ATTACHed as ``import_stage``; deleted afterwards.
+
+    A file, not ``temp_store=MEMORY``, so that a million staged rows stay on disk.
+    """
+    directory = tempfile.mkdtemp(prefix="tidings-import-")
+    try:
+        raw.execute("ATTACH DATABASE ? AS import_stage", (str(Path(directory) / "stage.db"),))
+        try:
+            raw.execute("PRAGMA import_stage.journal_mode=MEMORY")
+            raw.execute("PRAGMA import_stage.synchronous=OFF")
+            raw.execute("PRAGMA import_stage.cache_size=-8192")
+            yield
+        finally:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raw.execute("DETACH DATABASE import_stage")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
