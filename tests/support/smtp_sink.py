@@ -4,6 +4,11 @@ It can be told to answer chosen recipients with chosen replies, once or several
 times in a row: ``sink.script("a@example.com", "451 4.3.0 Try later", "250 OK")``
 answers the first delivery attempt for that address with 451 at DATA time and
 accepts the second. Replies starting with 4 or 5 refuse; anything else accepts.
+
+Options: ``pipelining=True`` advertises PIPELINING (aiosmtpd reads pipelined
+commands in order), ``tls_context`` offers STARTTLS, ``credentials`` (user,
+password) requires AUTH. ``attempts`` keeps the time of every delivery attempt
+per address, ``sessions`` counts connections.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -19,7 +25,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass
@@ -46,10 +52,22 @@ class _Handler:
         session.host_name = hostname
         with self.sink.lock:
             self.sink.ehlo_names.append(hostname)
+            self.sink.session_ids.add(id(session))
+        if self.sink.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        with self.sink.lock:
+            self.sink.commands.append("MAIL")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        self.sink.attempted(address)
         reply = self.sink.next_reply(address, stage="rcpt")
         if reply is not None:
             return reply
@@ -76,18 +94,40 @@ class _Handler:
 class SmtpSink:
     """Start with :meth:`start`, stop with :meth:`stop`; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, pipelining: bool = False,
+                 tls_context: ssl.SSLContext | None = None,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.host = host
         self.port = _free_port(host)
+        self.pipelining = pipelining
         self.messages: list[Received] = []
         self.refused: list[tuple[str, str]] = []
         self.ehlo_names: list[str] = []
+        self.commands: list[str] = []
+        self.session_ids: set[int] = set()
+        self.attempts: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self._scripts: dict[tuple[str, str], deque[str]] = defaultdict(deque)
+        options: dict[str, Any] = {}
+        if tls_context is not None:
+            options.update(tls_context=tls_context, require_starttls=True)
+        if credentials is not None:
+            options.update(auth_required=True, authenticator=_Authenticator(credentials),
+                           auth_require_tls=tls_context is not None)
         self._controller = Controller(_Handler(self), hostname=host, port=self.port,
                                       decode_data=False, enable_SMTPUTF8=True,
-                                      data_size_limit=64 * 1024 * 1024)
+                                      data_size_limit=64 * 1024 * 1024, **options)
+
+    @property
+    def sessions(self) -> int:
+        """Connections that said EHLO (a STARTTLS session counts once)."""
+        with self.lock:
+            return len(self.session_ids)
+
+    def attempted(self, address: str) -> None:
+        with self.lock:
+            self.attempts[address.lower()].append(time.monotonic())
 
     @property
     def url(self) -> str:
@@ -140,6 +180,17 @@ class SmtpSink:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class _Authenticator:
+    def __init__(self, credentials: tuple[str, str]) -> None:
+        self.credentials = credentials
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        return AuthResult(success=ok, handled=False)
 
 
 def _free_port(host: str) -> int:

@@ -99,3 +99,21 @@ def due_scheduled(conn: Connection, now: datetime) -> list[str]:
         select(campaigns.c.uid).where(campaigns.c.status == str(CampaignStatus.SCHEDULED),
                                       campaigns.c.scheduled_at <= now)
         .order_by(campaigns.c.scheduled_at)).scalars())
+
+
+def progress_at(conn: Connection, campaign_id: int) -> datetime | None:
+    value: datetime | None = conn.execute(
+        select(campaigns.c.progress_at).where(campaigns.c.id == campaign_id)).scalar()
+    return value
+
+
+def status_of(conn: Connection, campaign_id: int) -> CampaignStatus | None:
+    """Just the status (the worker polls it several times a second)."""
+    value = conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+                         ).scalar()
+    return CampaignStatus(value) if value is not None else None
+
+
+def running_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(campaigns.c.id).where(
+        campaigns.c.status == str(CampaignStatus.RUNNING)).order_by(campaigns.c.id)).scalars())

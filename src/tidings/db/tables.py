@@ -185,6 +185,15 @@ deliveries = Table(
 Index("ix_deliveries_campaign_status", deliveries.c.campaign_id, deliveries.c.status)
 Index("ix_deliveries_subscriber", deliveries.c.subscriber_id)
 
+# Who is sending a campaign right now ("campaign:<id>"), and which workers are alive
+# ("worker:<holder>"); a lease past expires_at is free for the taking.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
 bounces = Table(
     "bounces", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),

@@ -22,6 +22,7 @@ class RuntimeSetting:
     default: Any
     help: str
     check: Callable[[Any], Any] | None = None
+    secret: bool = False  # never shown back by the UI or the API (private keys)
 
 
 def _no_control(value: str) -> str:
@@ -46,6 +47,38 @@ def _sender_id(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{5,15}", value):
         raise ValidationError("The Feedback-ID sender id is 5-15 letters and digits.")
     return value
+
+
+_DKIM_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+_DKIM_SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_DKIM_ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
+
+
+def _dkim_keys(value: list[Any]) -> list[dict[str, str]]:
+    """The shape of each key; ``mail.dkim.keys_from_setting`` also loads the key itself."""
+    keys = []
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {"domain", "selector", "algorithm",
+                                                         "private_key"}:
+            raise ValidationError("Each DKIM key is {domain, selector, algorithm, private_key}.")
+        domain = str(entry["domain"]).strip().lower().rstrip(".")
+        selector = str(entry["selector"]).strip()
+        algorithm = str(entry["algorithm"]).strip()
+        private_key = str(entry["private_key"]).strip()
+        if not _DKIM_DOMAIN.fullmatch(domain):
+            raise ValidationError(f"{domain!r} is not a domain name.")
+        if not _DKIM_SELECTOR.fullmatch(selector):
+            raise ValidationError(f"{selector!r} is not a DKIM selector.")
+        if algorithm not in _DKIM_ALGORITHMS:
+            raise ValidationError("The DKIM algorithm is rsa-sha256 or ed25519-sha256.")
+        if algorithm == "rsa-sha256" and "PRIVATE KEY-----" not in private_key:
+            raise ValidationError("An rsa-sha256 key is a PEM private key.")
+        if not private_key or any(ord(c) < 32 and c not in "\n\r" for c in private_key):
+            raise ValidationError("The DKIM private key is empty or contains control characters.")
+        keys.append({"domain": domain, "selector": selector, "algorithm": algorithm,
+                     "private_key": private_key})
+    return keys
 
 
 def _positive(value: int | float) -> int | float:
@@ -83,6 +116,9 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
     RuntimeSetting("mail.reply_to", str, "", "Default Reply-To address.", _one_line),
     RuntimeSetting("mail.feedback_sender_id", str, "tidings", "The SenderId part of the "
                    "Feedback-ID header (5-15 letters and digits).", _sender_id),
+    RuntimeSetting("dkim.keys", list, (), "DKIM signing keys: a list of {domain, selector, "
+                   "algorithm (rsa-sha256 or ed25519-sha256), private_key}.", _dkim_keys,
+                   secret=True),
     RuntimeSetting("consent.text", str, DEFAULT_CONSENT_TEXT, "The consent text shown under "
                    "signup forms; {publisher} is replaced by the publisher's name.",
                    _no_control),

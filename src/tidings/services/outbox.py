@@ -11,16 +11,23 @@ Kinds and their payloads:
 ``welcome``       {"list_id": int}
 ``test``          {"campaign_id": int}
 ``password_reset`` {"user_id": int, "url": str} (the reset link, valid one hour)
+
+A message is ``pending`` until sent; the worker claims due ones (:func:`take_due`),
+sends them and records the result (:func:`settle`): ``sent``, ``pending`` again with
+a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the error.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from tidings.db import outbox as db_outbox
+from tidings.db.database import Database
+from tidings.db.outbox import QueuedMessage
 from tidings.db.types import utcnow
 
 KINDS = frozenset({"confirmation", "welcome", "test", "password_reset"})
@@ -41,3 +48,35 @@ def sent_recently(conn: Connection, *, to_email: str, kind: str, hours: int = 24
     now = utcnow()
     return db_outbox.count_recent(conn, to_email=to_email, kind=kind,
                                   since=db_outbox.window_start(now, hours))
+
+
+def take_due(db: Database, *, limit: int = 50, lease: float = 300.0) -> list[QueuedMessage]:
+    """For the worker: claim due messages (due again after ``lease`` seconds if it dies)."""
+    with db.write() as conn:
+        return db_outbox.claim_due(conn, utcnow(), limit=limit, lease=lease)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What became of one queued message: sent, retry at ``retry_at``, or failed."""
+
+    message_id: int
+    sent: bool = False
+    error: str | None = None
+    retry_at: datetime | None = None
+    attempted: bool = True
+
+
+def settle(db: Database, results: list[Settled]) -> None:
+    """Record a pass of the worker in one transaction."""
+    now = utcnow()
+    with db.write() as conn:
+        db_outbox.mark_sent(conn, [r.message_id for r in results if r.sent], now)
+        for r in results:
+            if r.sent:
+                continue
+            if r.retry_at is not None:
+                db_outbox.mark_retry(conn, r.message_id, r.error, r.retry_at,
+                                     attempted=r.attempted)
+            else:
+                db_outbox.mark_failed(conn, r.message_id, r.error or "failed")

@@ -405,6 +405,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_deliveries_subscriber", ["subscriber_id"], unique=False)
 
     op.create_table(
+        "leases",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("holder", sa.String(length=100), nullable=False),
+        sa.Column("expires_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
+    )
+
+    op.create_table(
         "feed_items",
         sa.Column("feed_id", ID, nullable=False),
         sa.Column("guid", sa.String(length=64), nullable=False),
@@ -468,6 +476,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deliveries_campaign_status")
 
     op.drop_table("deliveries")
+    op.drop_table("leases")
     op.drop_table("campaign_lists")
     with op.batch_alter_table("bounces", schema=None) as batch_op:
         batch_op.drop_index("ix_bounces_subscriber")

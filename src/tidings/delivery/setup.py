@@ -1,0 +1,29 @@
+"""Building the engine's parts from settings: transports, rate, message builders."""
+
+from __future__ import annotations
+
+from tidings.config import Settings
+from tidings.delivery import relays
+from tidings.delivery.capture import CaptureTransport
+from tidings.delivery.pool import SmtpTransport
+from tidings.delivery.transport import Transport
+
+
+def transport_for(settings: Settings) -> Transport:
+    """SMTP relays from ``TIDINGS_SMTP_URL``, or the capture outbox when there are none."""
+    found = relays.parse_all(settings.smtp_urls)
+    if not found:
+        return CaptureTransport(settings.outbox_dir)
+    return SmtpTransport(found, helo=settings.mail_domain, global_rate=settings.global_rate)
+
+
+def max_rate(settings: Settings) -> float | None:
+    """Messages per second the configuration allows at most (None: no limit)."""
+    rates = []
+    for relay in relays.parse_all(settings.smtp_urls):
+        limits = [r for r in (relay.rate, relay.per_minute / 60, relay.per_hour / 3600) if r]
+        rates.append(min(limits) if limits else None)
+    total = None if not rates or None in rates else sum(r for r in rates if r is not None)
+    if settings.global_rate > 0:
+        return settings.global_rate if total is None else min(total, settings.global_rate)
+    return total
