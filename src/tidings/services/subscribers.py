@@ -24,7 +24,7 @@ from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain import subscriptions as machine
 from tidings.domain.errors import Conflict, NotFound, Suppressed, ValidationError
-from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausible_ref
 from tidings.domain.lists import MailingList
 from tidings.domain.subscribers import (
     MAX_ATTRIBUTES_BYTES,
@@ -116,6 +116,8 @@ def add(db: Database, *, email: str, name: str | None = "",
 def find(conn: Connection, ref: str) -> Subscriber:
     """Find a subscriber by address, public id or integer id; raise :class:`NotFound`."""
     ref = ref.strip()
+    if not plausible_ref(ref):
+        raise NotFound("No such subscriber.")
     found = None
     if "@" in ref:
         found = db_subscribers.get_by_email(conn, ref)
