@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -44,13 +45,13 @@ from tidings.domain.errors import ValidationError
 from tidings.domain.lists import MailingList
 from tidings.mail import content, headers, links, mime, templates, text
 from tidings.mail.context import Outgoing, Recipient, Sender
-from tidings.mail.dkim import DkimSigner
+from tidings.mail.dkim import DkimSigner, relaxed_header
 from tidings.mail.headers import Header
 from tidings.mail.templates import Kind, Slot, SlotTable
-from tidings.mail.tokens import Purpose, TokenSigner
+from tidings.mail.tokens import TokenSigner
 
 VARIANT_CACHE = 64
-_CONTENT_MARK = "\ue002"
+_CONTENT_MARK = Markup("\ue002")  # a private-use character: nothing to escape
 _BODY_END = re.compile(r"</body\s*>", re.I)
 _UNSUBSCRIBE_SLOT = Slot("unsubscribe_url")
 _PREFERENCES_SLOT = Slot("preferences_url")
@@ -79,6 +80,8 @@ def inline_css(html: str) -> str:
 class Preview(NamedTuple):
     """What a reader's message contains: the two parts decoded, and every header.
 
+    The parts have CRLF line ends, as they travel and as Python's ``email`` package
+    decodes them from a received message.
     ``headers`` are (name, value) with values unfolded and RFC 2047 decoded, in
     message order, without ``DKIM-Signature`` (its value depends on the signing time).
     """
@@ -102,7 +105,7 @@ def _list_dict(item: MailingList) -> dict[str, Any]:
 
 def _reader_dict(recipient: Recipient, lists: Sequence[MailingList]) -> dict[str, Any]:
     parts = recipient.name.split()
-    attributes = dict(recipient.attributes)
+    attributes = recipient.attributes
     return {
         "name": recipient.name, "email": recipient.email, "uid": recipient.uid,
         "first_name": parts[0] if parts else "",
@@ -128,10 +131,14 @@ class CompiledCampaign:
         self.tokens = tokens
         self.dkim = dkim
         self.table = SlotTable()
-        self.boundary = mime.new_boundary()
+        self.boundary = mime.new_boundary(f"{kind}:{campaign.id}:{campaign.uid}")
         self._variants: OrderedDict[str, _Variant] = OrderedDict()
+        self._lock = threading.Lock()
+        self._subject_getters: dict[int, templates.Getter] = {}
         self._date: tuple[int, str] = (-1, "")
 
+        # Checked as written first, so that problems name the editor's line numbers.
+        templates.check(campaign.body, kind=Kind.BODY, field_name="body")
         source = content.to_html(campaign.body, campaign.body_format)
         self._body = templates.compile_source(source, self.table, kind=Kind.BODY,
                                               field_name="body")
@@ -158,7 +165,9 @@ class CompiledCampaign:
         }
         if not self._subject.per_reader:
             self._subject_marked = self._subject.render(self._static).strip()
-            self._static["campaign"]["subject"] = self._subject_marked
+            # Escaped here (the layout prints it as is) so its slot markers survive.
+            self._static["campaign"]["subject"] = Markup(  # noqa: S704
+                escape(self._subject_marked))
         else:
             self._subject_marked = ""
         self._footer = footer.render(self._static)
@@ -187,6 +196,17 @@ class CompiledCampaign:
         self._content_type = f'multipart/alternative; boundary="{self.boundary}"'
         self._list_headers = {item.id: self._list_header_values(item) for item in self.lists}
         self._list_headers[0] = self._list_header_values(self.lists[0] if self.lists else None)
+        self._known: dict[Header, bytes] = {}
+        if dkim is not None:
+            static = [("From", self._from), ("MIME-Version", "1.0"),
+                      ("Content-Type", self._content_type),
+                      ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                      ("Precedence", "bulk"), ("Auto-Submitted", "auto-generated")]
+            if self._reply_to:
+                static.append(("Reply-To", self._reply_to))
+            for list_header, feedback in self._list_headers.values():
+                static += [("List-Id", list_header), ("Feedback-ID", feedback)]
+            self._known = {header: relaxed_header(*header) for header in static}
         if self._subject_marked and not templates.SLOT.search(self._subject_marked):
             self._subject_value = headers.text("Subject", self._subject_marked)
         else:
@@ -219,17 +239,19 @@ class CompiledCampaign:
         return self._layout.render({**context, "content": Markup(body)})  # noqa: S704
 
     def _variant(self, html: str) -> _Variant:
-        found = self._variants.get(html)
-        if found is not None:
-            self._variants.move_to_end(html)
-            return found
+        with self._lock:
+            found = self._variants.get(html)
+            if found is not None:
+                self._variants.move_to_end(html)
+                return found
         inlined = self._with_footer(inline_css(html))
         plain = text.from_html(inlined)
         body = mime.BodyTemplate(self.boundary, plain, inlined)
-        variant = _Variant(body, mime.slot_indexes([plain]), mime.slot_indexes([inlined]))
-        self._variants[html] = variant
-        if len(self._variants) > VARIANT_CACHE:
-            self._variants.popitem(last=False)
+        variant = _Variant(body, body.text_slots, body.html_slots)
+        with self._lock:
+            self._variants[html] = variant
+            if len(self._variants) > VARIANT_CACHE:
+                self._variants.popitem(last=False)
         return variant
 
     def _with_footer(self, html: str) -> str:
@@ -262,12 +284,20 @@ class CompiledCampaign:
         scope: dict[str, Any] = {
             "subscriber": _reader_dict(recipient, self.lists),
             "unsubscribe_url": unsubscribe,
-            "preferences_url": f"{self.sender.base_url}/preferences/"
-                               f"{self.tokens.sign(Purpose.PREFERENCES, recipient.subscriber_id)}",
+            "preferences_url": links.preferences_url(self.sender.base_url, self.tokens,
+                                                     recipient.subscriber_id),
         }
         if reader_list is not None:
             scope["list"] = _list_dict(reader_list)
         return scope
+
+    def _subject_getter(self, index: int) -> templates.Getter:
+        """Slot ``index`` as the (not escaping) subject prints it."""
+        found = self._subject_getters.get(index)
+        if found is None:
+            found = templates.getter(self.table.slots[index], templates.environment(False))
+            self._subject_getters[index] = found
+        return found
 
     def _date_header(self, now: float | None) -> str:
         second = int(time.time() if now is None else now)
@@ -284,18 +314,15 @@ class CompiledCampaign:
         unsubscribe = links.unsubscribe_url(self.sender.base_url, token)
         scope = self._scope(recipient, reader_list, unsubscribe)
         variant = self._variant(self._html(scope)) if self._per_reader else self._static_variant
-        env_text = templates.environment(False)
-        text_values = {i: str(templates.evaluate(self.table.slots[i], scope, env_text))
-                       for i in variant.text_slots}
-        html_values = self.table.values(scope, variant.html_slots, html=True)
+        text_values, html_values = self.table.values(scope, variant.text_slots,
+                                                     variant.html_slots)
 
         if self._subject_value and not test:
             subject = self._subject_value
         else:
             marked = self._subject_marked if not self._subject.per_reader else \
                 self._subject.render({**self._static, **scope}).strip()
-            filled = mime.join_slots(marked, lambda i: str(
-                templates.evaluate(self.table.slots[i], scope, env_text)))
+            filled = mime.join_slots(marked, lambda i: self._subject_getter(i)(scope))
             subject = headers.text("Subject", ("[Test] " if test else "") + filled)
 
         domain = self.sender.mail_domain
@@ -340,7 +367,8 @@ class CompiledCampaign:
         head = headers.serialize(header_list)
         if self.dkim is not None:
             assert filled.body_hash is not None
-            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now) + head
+            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now,
+                                               known=self._known) + head
         return Outgoing(
             envelope_from=links.verp_address(self.sender.mail_domain, self.tokens,
                                              recipient.subscriber_id, self.campaign.id),

@@ -30,6 +30,7 @@ subscriber... %}``) are rendered per reader.
 from __future__ import annotations
 
 import contextvars
+import html as _html
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,7 +45,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from tidings.domain.errors import ValidationError
 
@@ -59,6 +60,7 @@ SLOT_OPEN = "\ue000"
 SLOT_CLOSE = "\ue001"
 SLOT = re.compile("\ue000([0-9]+)\ue001")
 _SENTINEL_CHARS = re.compile("[\ue000-\ue002]")
+_WHITESPACE = re.compile(r"[ \t\r\n\f]+")
 
 
 class Kind(StrEnum):
@@ -176,7 +178,13 @@ def _replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = 
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    # Slot markers are Markup; the same characters in data (a reader's name) are not,
+    # and are dropped so that data can never pose as a slot.
+    if type(value) is str and ("\ue000" in value or "\ue001" in value or "\ue002" in value):
+        return clean_source(value)
+    return value
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -277,6 +285,7 @@ class SlotTable:
 
     slots: list[Slot] = field(default_factory=list)
     _index: dict[Slot, int] = field(default_factory=dict)
+    _getters: list[Getter] = field(default_factory=list)
 
     def marker(self, slot: Slot) -> str:
         """The sentinel text standing for ``slot`` in rendered output."""
@@ -286,39 +295,69 @@ class SlotTable:
             self.slots.append(slot)
         return f"{SLOT_OPEN}{index}{SLOT_CLOSE}"
 
-    def values(self, scope: Mapping[str, Any], indexes: Sequence[int],
-               html: bool) -> dict[int, str]:
-        """The text of each slot in ``indexes`` for one reader (HTML-escaped if ``html``)."""
-        env = environment(html)
-        out: dict[int, str] = {}
-        for index in indexes:
-            value = evaluate(self.slots[index], scope, env)
-            out[index] = str(Markup.escape(value)) if html else str(value)
-        return out
+    def values(self, scope: Mapping[str, Any], text_indexes: Sequence[int],
+               html_indexes: Sequence[int]) -> tuple[dict[int, str], dict[int, str]]:
+        """One reader's slot values for a message's text part and its HTML part.
+
+        The HTML value is what autoescaping Jinja prints; the text value is what a
+        reader sees of it (unescaped, white space collapsed as HTML shows it).
+        """
+        getters = self._getters
+        if len(getters) < len(self.slots):
+            env = environment(True)
+            getters.extend(getter(slot, env) for slot in self.slots[len(getters):])
+        text: dict[int, str] = {}
+        html: dict[int, str] = {}
+        printed: dict[int, str] = {}
+        for index in html_indexes:
+            value = printed[index] = getters[index](scope)
+            html[index] = str(escape(value))
+        for index in text_indexes:
+            value = printed.get(index) or getters[index](scope)
+            if isinstance(value, Markup):
+                value = _html.unescape(str(value))
+            if "\n" in value or "  " in value or "\t" in value or "\r" in value:
+                value = _WHITESPACE.sub(" ", value)
+            text[index] = value
+        return text, html
 
 
 _MISSING = object()
+Getter = Callable[[Mapping[str, Any]], str]
 
 
-def evaluate(slot: Slot, scope: Mapping[str, Any], env: _Sandbox) -> Any:
-    """What Jinja would print for ``slot`` in ``scope``, before escaping."""
-    value: Any = scope.get(slot.root, _MISSING)
-    for key in slot.path:
+def getter(slot: Slot, env: _Sandbox) -> Getter:
+    """A function printing ``slot`` from a scope as Jinja in ``env`` would (unescaped)."""
+    root, path = slot.root, slot.path
+    calls = tuple((env.filters[name], args, dict(kwargs)) for name, args, kwargs in slot.filters)
+    undefined = env.undefined
+
+    def get(scope: Mapping[str, Any]) -> str:
+        value: Any = scope.get(root, _MISSING)
+        for key in path:
+            if type(value) is dict or isinstance(value, Mapping):
+                value = value.get(key, _MISSING)
+            elif isinstance(key, int) and isinstance(value, Sequence) \
+                    and not isinstance(value, str):
+                value = value[key] if -len(value) <= key < len(value) else _MISSING
+            else:
+                value = _MISSING
+            if value is _MISSING:
+                break
         if value is _MISSING:
-            break
-        if isinstance(value, Mapping):
-            value = value.get(key, _MISSING)
-        elif isinstance(value, Sequence) and not isinstance(value, str) and isinstance(key, int):
-            value = value[key] if -len(value) <= key < len(value) else _MISSING
-        else:
-            value = _MISSING
-    if value is _MISSING:
-        value = env.undefined()
-    for name, args, kwargs in slot.filters:
-        value = env.filters[name](value, *args, **dict(kwargs))
-    value = _finalize(value)
-    return value if isinstance(value, str) else (str(value) if not isinstance(value, Markup)
-                                                 else value)
+            value = undefined()
+        for func, args, kwargs in calls:
+            value = func(value, *args, **kwargs)
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else str(value)
+
+    return get
+
+
+def evaluate(slot: Slot, scope: Mapping[str, Any], env: _Sandbox) -> str:
+    """What Jinja in ``env`` would print for ``slot`` in ``scope``, before escaping."""
+    return getter(slot, env)(scope)
 
 
 def _const(node: nodes.Node) -> tuple[bool, Any]:
@@ -402,7 +441,8 @@ def _rewrite(node: nodes.Node, table: SlotTable, roots: frozenset[str],
             if not isinstance(expr, nodes.TemplateData):
                 slot = _slot_of(expr, free)
                 if slot is not None:
-                    node.nodes[i] = nodes.Const(table.marker(slot), lineno=expr.lineno)
+                    marker = Markup(table.marker(slot))  # noqa: S704 (private-use characters)
+                    node.nodes[i] = nodes.Const(marker, lineno=expr.lineno)
     if isinstance(node, nodes.For):
         node.iter = nodes.Filter(_guard(node.iter), _LOOP_FILTER, [], [], None, None,
                                  lineno=node.iter.lineno)
@@ -492,12 +532,7 @@ def compile_source(source: str, table: SlotTable, *, kind: Kind,
     Raises :class:`ValidationError` naming the first problem :func:`validate` finds.
     """
     kind = Kind(kind)
-    problems = validate(source, kind=kind)
-    if problems:
-        first = problems[0]
-        raise ValidationError(f"{kind.value.capitalize()} template, line {first.line}: "
-                              f"{first.message}", field=field_name or kind.value,
-                              line=first.line, problems=[p.message for p in problems])
+    check(source, kind=kind, field_name=field_name)
     html = kind is not Kind.SUBJECT
     env = environment(html)
     ast = env.parse(clean_source(source))
@@ -506,6 +541,17 @@ def compile_source(source: str, table: SlotTable, *, kind: Kind,
     per_reader = _free_per_reader(ast, frozenset())
     template = env.from_string(ast)
     return Compiled(template, per_reader, html)
+
+
+def check(source: str, *, kind: Kind | str, field_name: str | None = None) -> None:
+    """Raise :class:`ValidationError` naming the first problem :func:`validate` finds."""
+    kind = Kind(kind)
+    problems = validate(source, kind=kind)
+    if problems:
+        first = problems[0]
+        raise ValidationError(f"{kind.value.capitalize()} template, line {first.line}: "
+                              f"{first.message}", field=field_name or kind.value,
+                              line=first.line, problems=[p.message for p in problems])
 
 
 def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
