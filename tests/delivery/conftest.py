@@ -6,15 +6,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from tests.support.smtp_sink import SmtpSink
 from tidings.bootstrap import Runtime
 from tidings.db.database import Database
-from tidings.db.deliveries import Reader
-from tidings.delivery import relays
+from tidings.delivery import relays, setup
 from tidings.delivery.engine import Engine
 from tidings.delivery.pool import SmtpTransport
 from tidings.delivery.retry import RetryPolicy
@@ -24,42 +23,16 @@ from tidings.domain.campaigns import Campaign
 from tidings.domain.lists import OptIn
 from tidings.services import campaigns, lists, sending, subscribers
 
-
-@dataclass(frozen=True)
-class Plain:
-    envelope_from: str
-    recipient: str
-    data: bytes
-
-
-class PlainRenderer:
-    def __init__(self, campaign: Campaign) -> None:
-        self.campaign = campaign
-
-    def render(self, reader: Reader) -> Plain:
-        data = (f"From: news@example.org\r\nTo: {reader.email}\r\n"
-                f"Subject: {self.campaign.subject}\r\nX-Subscriber: {reader.id}\r\n\r\n"
-                f"Hello {reader.name or reader.email}\r\n.leading dot\r\n").encode()
-        return Plain(f"bounces+{reader.id}@news.example.org", reader.email, data)
-
-
-def plain_composer(db: Database, campaign: Campaign) -> PlainRenderer:
-    return PlainRenderer(campaign)
-
-
-def plain_system(db: Database, kind: str, to_email: str, payload: dict[str, object]) -> Plain:
-    data = f"From: news@example.org\r\nTo: {to_email}\r\nSubject: {kind}\r\n\r\nhi\r\n"
-    return Plain("bounces@news.example.org", to_email, data.encode())
-
-
 FAST_RETRY = RetryPolicy(base=0.2, factor=2.0, cap=5.0, max_attempts=4)
 
 
-def make_engine(db: Database, transport: Transport, **kw: object) -> Engine:
-    options: dict[str, object] = {"policy": FAST_RETRY, "outbox_policy": FAST_RETRY}
-    options.update(kw)
-    return Engine(db=db, transport=transport, compose=plain_composer,
-                  build_system=plain_system, **options)  # type: ignore[arg-type]
+def make_engine(runtime: Runtime, transport: Transport, **kw: Any) -> Engine:
+    """The real engine of ``runtime`` (mail built by tidings.mail), with fast retries."""
+    engine = setup.engine_for(runtime, transport=transport)
+    engine.policy = engine.outbox_policy = FAST_RETRY
+    for name, value in kw.items():
+        setattr(engine, name, value)
+    return engine
 
 
 def smtp_transport(url: str, **kw: object) -> SmtpTransport:
@@ -143,5 +116,3 @@ def sink() -> Iterator[SmtpSink]:
     with SmtpSink() as s:
         yield s
 
-
-__all__ = ["Runtime"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from tests.delivery.conftest import (
+    FAST_RETRY,
     Running,
     audience,
     make_engine,
@@ -16,8 +21,13 @@ from tests.delivery.conftest import (
 from tests.support.smtp_sink import SmtpSink
 from tidings.bootstrap import Runtime
 from tidings.db import deliveries as ledger
+from tidings.db import subscribers as db_subscribers
+from tidings.db import subscriptions as db_subscriptions
+from tidings.db.tables import bounces, deliveries, leases
+from tidings.db.types import utcnow
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
+from tidings.domain.subscriptions import SubscriptionStatus
 from tidings.services import campaigns, sending
 
 
@@ -29,7 +39,7 @@ def test_every_reader_gets_exactly_one_message(runtime: Runtime, sink: SmtpSink,
                                                run_worker: Callable[..., Running]) -> None:
     emails = audience(runtime.db, 120)
     campaign = started(runtime.db)
-    engine = make_engine(runtime.db, smtp_transport(sink.url + "?pool=3"), batch_size=25)
+    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=3"), batch_size=25)
     run_worker(engine)
     wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
     received = Counter(m.rcpt_tos[0] for m in sink.messages)
@@ -43,3 +53,117 @@ def test_every_reader_gets_exactly_one_message(runtime: Runtime, sink: SmtpSink,
         assert ledger.counts(conn, campaign.id)[DeliveryStatus.SENT] == 120
     progress = sending.progress(runtime.db, campaign.uid)
     assert progress.remaining == 0 and progress.done
+
+
+def test_temporary_refusals_are_retried_with_growing_delays(
+        runtime: Runtime, sink: SmtpSink, run_worker: Callable[..., Running]) -> None:
+    emails = audience(runtime.db, 12)
+    sink.script(emails[3], "451 4.3.0 Try again later", "451 4.3.0 Still busy")
+    sink.script(emails[7], "421 4.7.0 Slow down", stage="rcpt")
+    campaign = started(runtime.db)
+    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=2"))
+    run_worker(engine)
+    wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
+    received = Counter(m.rcpt_tos[0] for m in sink.messages)
+    assert sorted(received) == emails and set(received.values()) == {1}
+    tries = sink.attempts[emails[3]]
+    assert len(tries) == 3
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    # The worker never retries before the scheduled back-off: base, then twice base.
+    assert gaps[0] >= FAST_RETRY.base and gaps[1] >= FAST_RETRY.base * FAST_RETRY.factor
+    assert len(sink.attempts[emails[7]]) == 2
+    with runtime.db.read() as conn:
+        rows = {r.subscriber_id: r for r in conn.execute(
+            select(deliveries).where(deliveries.c.campaign_id == campaign.id))}
+    assert rows[4].attempts == 3 and rows[4].status == "sent"
+    assert campaigns.get(runtime.db, campaign.uid).sent == 12
+
+
+def test_permanent_refusals_are_recorded_once_and_never_retried(
+        runtime: Runtime, sink: SmtpSink, run_worker: Callable[..., Running]) -> None:
+    emails = audience(runtime.db, 10)
+    sink.script(emails[2], "550 5.1.1 No such mailbox", stage="rcpt")
+    sink.script(emails[5], "554 5.7.1 Rejected for policy reasons")
+    campaign = started(runtime.db)
+    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=2")))
+    wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
+    assert len(sink.attempts[emails[2]]) == 1 and len(sink.attempts[emails[5]]) == 1
+    assert len(sink.messages) == 8
+    done = campaigns.get(runtime.db, campaign.uid)
+    assert (done.sent, done.failed) == (8, 2)
+    with runtime.db.read() as conn:
+        failed = {r.subscriber_id: r for r in conn.execute(
+            select(deliveries).where(deliveries.c.status == "failed"))}
+        hard = conn.execute(select(bounces)).all()
+    assert failed[3].smtp_code == 550 and "5.1.1" in (failed[3].smtp_response or "")
+    assert failed[6].smtp_code == 554 and failed[6].attempts == 1
+    assert [(b.subscriber_id, b.kind, b.source, b.status_code) for b in hard] == [
+        (3, "hard", "smtp", "5.1.1")]
+
+
+def test_pause_stops_sending_and_resume_finishes_without_gaps_or_repeats(
+        runtime: Runtime, sink: SmtpSink, run_worker: Callable[..., Running]) -> None:
+    emails = audience(runtime.db, 60)
+    campaign = started(runtime.db)
+    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=2&rate=40"), max_rate=40)
+    run_worker(engine)
+    wait_until(lambda: len(sink.messages) >= 10, what="some messages")
+    sending.pause(runtime.db, campaign.uid)
+    wait_until(lambda: stopped(runtime, campaign.uid), what="the worker to let go")
+    paused_count = len(sink.messages)
+    assert paused_count < 60
+    time.sleep(0.6)  # several watch intervals: nothing more may arrive while paused
+    assert len(sink.messages) == paused_count
+    sending.resume(runtime.db, campaign.uid)
+    wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
+    received = Counter(m.rcpt_tos[0] for m in sink.messages)
+    assert sorted(received) == emails and set(received.values()) == {1}
+
+
+def test_cancel_stops_for_good(runtime: Runtime, sink: SmtpSink,
+                               run_worker: Callable[..., Running]) -> None:
+    audience(runtime.db, 60)
+    campaign = started(runtime.db)
+    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=1&rate=40"),
+                           max_rate=40))
+    wait_until(lambda: len(sink.messages) >= 5, what="some messages")
+    sending.cancel(runtime.db, campaign.uid)
+    wait_until(lambda: stopped(runtime, campaign.uid), what="the worker to let go")
+    count = len(sink.messages)
+    time.sleep(0.6)
+    assert len(sink.messages) == count < 60
+    assert len({m.rcpt_tos[0] for m in sink.messages}) == count
+    assert campaigns.get(runtime.db, campaign.uid).status is CampaignStatus.CANCELLED
+
+
+def test_a_reader_who_unsubscribes_mid_campaign_is_skipped(
+        runtime: Runtime, sink: SmtpSink, run_worker: Callable[..., Running]) -> None:
+    emails = audience(runtime.db, 100)
+    campaign = started(runtime.db)
+    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=1&rate=40"),
+                           max_rate=40))
+    wait_until(lambda: len(sink.messages) >= 3, what="the first messages")
+    # Claims run at most two half-second chunks (40 readers) ahead of the relay.
+    leaving = emails[-1]
+    with runtime.db.write() as conn:  # what the one-click unsubscribe does to the row
+        reader = db_subscribers.get_by_email(conn, leaving)
+        assert reader is not None
+        existing = db_subscriptions.for_subscriber(conn, reader.id)
+        for list_id, sub in existing.items():
+            db_subscriptions.put(conn, reader.id, list_id, SubscriptionStatus.UNSUBSCRIBED,
+                                 utcnow(), existing=sub)
+    wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
+    received = {m.rcpt_tos[0] for m in sink.messages}
+    assert leaving not in received and received == set(emails) - {leaving}
+    with runtime.db.read() as conn:
+        assert ledger.counts(conn, campaign.id)[DeliveryStatus.SKIPPED] == 1
+    progress = sending.progress(runtime.db, campaign.uid)
+    assert (progress.sent, progress.skipped, progress.remaining) == (99, 1, 0)
+
+
+def stopped(runtime: Runtime, uid: str) -> bool:
+    """The worker let go of the campaign (its lease is released)."""
+    campaign = campaigns.get(runtime.db, uid)
+    with runtime.db.read() as conn:
+        return not conn.execute(select(leases).where(
+            leases.c.name == f"campaign:{campaign.id}")).first()

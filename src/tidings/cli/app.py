@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tidings.cli import campaigns, db, lists, serve, subscribers, users
+from tidings.cli import campaigns, db, lists, serve, subscribers, users, worker
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
 
@@ -27,6 +27,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(campaigns.app, name="campaigns")
 serve.register(app)
+worker.register(app)
 
 
 def main() -> None:

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tidings.cli import context
+from tidings.cli import context, follow
 from tidings.cli.output import console, print_json
 from tidings.domain.campaigns import BodyFormat
 from tidings.domain.errors import ValidationError
-from tidings.services import campaigns
+from tidings.services import campaigns, sending
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
@@ -54,3 +54,63 @@ def list_all(
     for c in found:
         table.add_row(c.uid, c.name, str(c.status), str(c.sent), str(c.failed), str(c.total))
     console.print(table)
+
+
+def _show(found: sending.Progress, as_json: bool) -> None:
+    if as_json:
+        print_json(found.as_dict())
+        return
+    table = Table("id", "name", "status", "total", "sent", "failed", "skipped", "remaining",
+                  "rate", "eta")
+    table.add_row(found.uid, found.name, str(found.status), str(found.total),
+                  str(found.sent), str(found.failed), str(found.skipped),
+                  str(found.remaining), f"{found.rate:.0f}/s",
+                  "-" if found.eta is None else f"{found.eta:.0f} s")
+    console.print(table)
+
+
+@app.command("send")
+def send(
+    ref: Annotated[str, typer.Argument(help="Campaign id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the sending with a progress "
+                                                      "bar until it ends.")] = False,
+) -> None:
+    """Start sending a draft or scheduled campaign now."""
+    runtime = context.runtime()
+    campaign = sending.start(runtime.db, ref, actor="cli")
+    console.print(f"Sending {campaign.uid} to {campaign.total} readers.")
+    if wait:
+        follow.follow(runtime, campaign.uid)
+
+
+@app.command("pause")
+def pause(ref: Annotated[str, typer.Argument(help="Campaign id.")]) -> None:
+    """Pause a running campaign (within a second; resume continues where it stopped)."""
+    console.print(f"Paused {sending.pause(context.runtime().db, ref, actor='cli').uid}.")
+
+
+@app.command("resume")
+def resume(
+    ref: Annotated[str, typer.Argument(help="Campaign id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow until it ends.")] = False,
+) -> None:
+    """Resume a paused campaign."""
+    runtime = context.runtime()
+    console.print(f"Resumed {sending.resume(runtime.db, ref, actor='cli').uid}.")
+    if wait:
+        follow.follow(runtime, ref)
+
+
+@app.command("cancel")
+def cancel(ref: Annotated[str, typer.Argument(help="Campaign id.")]) -> None:
+    """Stop a campaign for good (what was sent stays sent)."""
+    console.print(f"Cancelled {sending.cancel(context.runtime().db, ref, actor='cli').uid}.")
+
+
+@app.command("status")
+def status(
+    ref: Annotated[str, typer.Argument(help="Campaign id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a campaign's progress: sent, failed, skipped, remaining, rate, ETA."""
+    _show(sending.progress(context.runtime().db, ref), as_json)

@@ -10,6 +10,9 @@ import uvicorn
 from tidings import bootstrap
 from tidings.cli import context
 from tidings.cli.output import console
+from tidings.delivery import setup
+from tidings.delivery.inline import InlineWorker
+from tidings.delivery.worker import Worker
 from tidings.web.app import create_app
 
 
@@ -21,7 +24,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (TIDINGS_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (TIDINGS_PORT).")] = None,
 ) -> None:
-    """Apply pending migrations, then serve the web app."""
+    """Apply pending migrations, then serve the web app (and send mail, unless
+    TIDINGS_INLINE_WORKER is false)."""
     settings = context.settings()
     bootstrap.configure_logging(settings)
     runtime = bootstrap.prepare(settings)
@@ -29,5 +33,13 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Tidings is listening on http://{bind_host}:{bind_port} "
                   f"(public address {settings.base_url}).")
-    uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level,
-                proxy_headers=True, server_header=False)
+    inline = InlineWorker(lambda: Worker(setup.engine_for(runtime))) \
+        if settings.inline_worker else None
+    if inline is not None:
+        inline.start()
+    try:
+        uvicorn.run(web, host=bind_host, port=bind_port, log_level=settings.log_level,
+                    proxy_headers=True, server_header=False)
+    finally:
+        if inline is not None:
+            inline.stop()

@@ -140,9 +140,8 @@ def skip_opted_out(conn: Connection, campaign_id: int, list_ids: Sequence[int], 
         return 0
     values = [{"campaign_id": campaign_id, "subscriber_id": sid, "status": SKIPPED,
                "attempts": 0, "updated_at": now} for sid in ids]
-    result = conn.execute(upsert(conn, deliveries, values,
-                                 index=["campaign_id", "subscriber_id"]))
-    return int(result.rowcount or 0)
+    stmt = upsert(conn, deliveries, values, index=["campaign_id", "subscriber_id"])
+    return len(conn.execute(stmt.returning(deliveries.c.subscriber_id)).all())
 
 
 def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *,

@@ -25,8 +25,9 @@ def take(conn: Connection, name: str, holder: str, now: datetime, ttl: float,
     """
     expires = now + timedelta(seconds=ttl)
     inserted = conn.execute(upsert(conn, leases, {"name": name, "holder": holder,
-                                                  "expires_at": expires}, index=["name"]))
-    if inserted.rowcount == 1:
+                                                  "expires_at": expires}, index=["name"])
+                            .returning(leases.c.name)).first()
+    if inserted is not None:
         return True, None
     query = select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name)
     if conn.dialect.name == "postgresql":

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,15 +34,16 @@ from tidings.db.deliveries import Outcome, Reader
 from tidings.db.types import utcnow
 from tidings.delivery.engine import Engine, Renderer, holder_is_dead
 from tidings.delivery.smtp import Reply
-from tidings.delivery.transport import UNSENT, Ticket
+from tidings.delivery.transport import UNSENT, Job, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
+from tidings.domain.errors import TidingsError
 from tidings.services import sending
 
 log = logging.getLogger("tidings.delivery")
 
 WATCH_INTERVAL = 0.25     # how often the campaign row is read (pause, cancel)
-FLUSH_INTERVAL = 0.5      # how often outcomes are written to the ledger
+FLUSH_INTERVAL = 0.25     # how often outcomes are written to the ledger
 RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
 IN_FLIGHT = 2             # batches handed to the transport at once
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
@@ -118,11 +119,24 @@ def render(renderer: Renderer, batch: Batch) -> tuple[Ticket, list[Outcome]]:
     return ticket, failed
 
 
-async def deliver(engine: Engine, renderer: Renderer, batch: Batch,
-                  tickets: set[Ticket] | None = None) -> list[Outcome]:
-    """Render and send a batch; return each reader's outcome in the ledger's terms."""
+async def deliver(engine: Engine, renderer: Renderer, batch: Batch, *,
+                  tickets: set[Ticket] | None = None,
+                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Render and send a batch; return each reader's outcome in the ledger's terms.
+
+    ``on_outcome`` hears of each outcome as soon as the relay answers, so that a
+    crash mid-batch repeats as little as possible.
+    """
     ticket, outcomes = render(renderer, batch)
     attempts = {r.id: r.attempts for r in batch.readers}
+    if on_outcome is not None:
+        for found in outcomes:
+            on_outcome(found)
+
+        def heard(job: Job) -> None:
+            on_outcome(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT,
+                               utcnow()))
+        ticket.on_reply = heard
     if tickets is not None:
         tickets.add(ticket)
     try:
@@ -131,6 +145,8 @@ async def deliver(engine: Engine, renderer: Renderer, batch: Batch,
     finally:
         if tickets is not None:
             tickets.discard(ticket)
+    if on_outcome is not None:
+        return outcomes
     now = utcnow()
     outcomes.extend(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT, now)
                     for job in jobs)
@@ -185,6 +201,7 @@ class _Meter:
     failed: int
     skipped: int
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=20))
+    error: str | None = None
 
     def rate(self) -> float:
         now = time.monotonic()
@@ -197,9 +214,13 @@ class _Meter:
     def snapshot(self, holder: str, state: str) -> dict[str, object]:
         remaining = max(0, self.total - self.sent - self.failed - self.skipped)
         rate = self.rate()
-        return {"skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
-                "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
-                "state": state}
+        found: dict[str, object] = {
+            "skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
+            "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
+            "state": state}
+        if self.error:
+            found.update(state="error", error=self.error)
+        return found
 
 
 class CampaignRun:
@@ -255,7 +276,14 @@ class CampaignRun:
             return
         self._meter = _Meter(campaign.total, campaign.sent, campaign.failed,
                              counts[DeliveryStatus.SKIPPED])
-        renderer = await asyncio.to_thread(engine.compose, engine.db, campaign)
+        try:
+            renderer = await asyncio.to_thread(engine.compose, engine.db, campaign)
+        except TidingsError as exc:
+            # A template that cannot be compiled will not compile on retry either:
+            # pause, and say why where the UI and `campaigns status` look.
+            log.error("campaign %s cannot be built, pausing it: %s", campaign.uid, exc.message)
+            await asyncio.to_thread(self._pause_with, exc.message)
+            return
         exhausted = False
         log.info("campaign %s: sending (%d readers, %s)", campaign.uid, campaign.total,
                  engine.transport.describe())
@@ -279,13 +307,24 @@ class CampaignRun:
 
     async def _deliver(self, renderer: Renderer, batch: Batch) -> None:
         try:
-            results = await deliver(self.engine, renderer, batch, self._tickets)
-            self._pending.extend(results)
+            await deliver(self.engine, renderer, batch, tickets=self._tickets,
+                          on_outcome=self._heard)
         except Exception:
             log.exception("campaign %s: a batch failed", self.campaign_id)
             self.stop.set()
         finally:
             self._slots.release()
+
+    def _pause_with(self, error: str) -> None:
+        assert self._meter is not None
+        self._meter.error = error
+        record(self.engine, self.campaign_id, [], self._meter.snapshot(self.engine.holder,
+                                                                       "error"))
+        with contextlib.suppress(TidingsError):
+            sending.pause(self.engine.db, str(self.campaign_id), actor="worker")
+
+    def _heard(self, found: Outcome) -> None:
+        self._pending.append(found)  # the list is swapped by each flush: no bound append
 
     async def _idle_or_done(self) -> bool:
         """Nothing to claim now: finish if nothing is left, else wait for retries."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from tidings.bootstrap import Runtime
 from tidings.config import Settings
-from tidings.delivery import relays
+from tidings.delivery import compose, relays
 from tidings.delivery.capture import CaptureTransport
+from tidings.delivery.engine import Engine
 from tidings.delivery.pool import SmtpTransport
 from tidings.delivery.transport import Transport
 
@@ -27,3 +29,14 @@ def max_rate(settings: Settings) -> float | None:
     if settings.global_rate > 0:
         return settings.global_rate if total is None else min(total, settings.global_rate)
     return total
+
+
+def engine_for(runtime: Runtime, *, transport: Transport | None = None) -> Engine:
+    """The engine of a process: its transport, mail builders and rate (from settings)."""
+    settings = runtime.settings
+    return Engine(
+        db=runtime.db, transport=transport or transport_for(settings),
+        compose=compose.composer(settings.base_url, settings.mail_domain, runtime.tokens),
+        build_system=compose.system_builder(settings.base_url, settings.mail_domain,
+                                            runtime.tokens),
+        max_rate=max_rate(settings))

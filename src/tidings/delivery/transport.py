@@ -14,6 +14,7 @@ cancel, shutdown) before any byte of it reached a relay.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,7 +38,7 @@ class Job:
     def resolve(self, reply: Reply) -> None:
         if self.reply is None:
             self.reply = reply
-            self.ticket._resolved()
+            self.ticket._resolved(self)
 
 
 @dataclass(eq=False)
@@ -46,6 +47,7 @@ class Ticket:
 
     jobs: list[Job] = field(default_factory=list)
     cancelled: bool = False
+    on_reply: Callable[[Job], None] | None = None  # called as each job resolves
     _pending: int = 0
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -56,7 +58,9 @@ class Ticket:
         self._done.clear()
         return job
 
-    def _resolved(self) -> None:
+    def _resolved(self, job: Job) -> None:
+        if self.on_reply is not None:
+            self.on_reply(job)
         self._pending -= 1
         if self._pending <= 0:
             self._done.set()

@@ -95,6 +95,7 @@ class Progress:
     rate: float          # messages per second over the last seconds
     eta: float | None    # seconds until done at that rate
     updated_at: datetime | None
+    error: str | None = None  # why the worker paused it, if it did
 
     @property
     def done(self) -> bool:
@@ -105,7 +106,7 @@ class Progress:
                 "total": self.total, "sent": self.sent, "failed": self.failed,
                 "skipped": self.skipped, "remaining": self.remaining,
                 "rate": round(self.rate, 1), "eta": None if self.eta is None
-                else round(self.eta), "updated_at": self.updated_at}
+                else round(self.eta), "updated_at": self.updated_at, "error": self.error}
 
 
 def progress(db: Database, ref: str) -> Progress:
@@ -122,4 +123,5 @@ def progress(db: Database, ref: str) -> Progress:
     return Progress(uid=campaign.uid, name=campaign.name, status=campaign.status,
                     total=campaign.total, sent=campaign.sent, failed=campaign.failed,
                     skipped=skipped, remaining=remaining, rate=rate,
-                    eta=remaining / rate if rate > 0 else None, updated_at=updated_at)
+                    eta=remaining / rate if rate > 0 else None, updated_at=updated_at,
+                    error=str(delivery["error"]) if delivery.get("error") else None)
