@@ -208,7 +208,8 @@ class CsvRows:
     ``bytes_read`` follows the underlying stream, for progress.
     """
 
-    def __init__(self, stream: BinaryIO, on_problem: Callable[[Problem], None]) -> None:
+    def __init__(self, stream: BinaryIO, on_problem: Callable[[Problem], None], *,
+                 list_slugs: frozenset[str] | None = None) -> None:
         self._raw = _CountingReader(stream)
         buffered = io.BufferedReader(self._raw, buffer_size=256 * 1024)
         self._text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape",
@@ -216,9 +217,14 @@ class CsvRows:
         self._lines = _Lines(self._text)
         self._reader = csv.reader(self._lines, strict=False)
         self._report = on_problem
+        # The lists a subscriptions cell may name; None: the column is not used.
+        self._slugs = list_slugs or frozenset()
         self._end = 0  # the last line of the previous record
         self.rows_read = 0  # data rows, good and bad (empty lines not counted)
         self.layout = self._read_header()
+        if list_slugs is None and self.layout.subscriptions is not None:
+            self.layout.subscriptions = None
+            self.layout.dropped.append("subscriptions")
 
     @property
     def bytes_read(self) -> int:
@@ -294,15 +300,16 @@ class CsvRows:
             except InvalidEmail as exc:
                 if not any(f.strip() for f in fields):
                     continue
-                report(Problem(line, _email_reason(raw, exc), raw))
+                report(Problem(line, self._spans(line, _email_reason(raw, exc)), raw))
                 continue
             try:
                 name = _name(fields, at_name, at_first, at_last, unescape)
                 attributes = _attributes(fields, at_attrs, extras, limit)
                 status = _status(fields[at_status]) if at_status is not None else None
-                subs = _subscriptions(fields[at_subs]) if at_subs is not None else None
+                subs = (_subscriptions(fields[at_subs], self._slugs)
+                        if at_subs is not None else None)
             except ValidationError as exc:
-                report(Problem(line, exc.message, raw))
+                report(Problem(line, self._spans(line, exc.message), raw))
                 continue
             self.rows_read += 1
             yield (line, email, name, attributes, status, subs)
@@ -398,7 +405,7 @@ def _status(cell: str) -> str | None:
     return value
 
 
-def _subscriptions(cell: str) -> dict[str, str] | None:
+def _subscriptions(cell: str, slugs: frozenset[str]) -> dict[str, str] | None:
     if not cell.strip():
         return None
     try:
@@ -408,6 +415,9 @@ def _subscriptions(cell: str) -> dict[str, str] | None:
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and v in _SUBSCRIPTION_STATUSES for k, v in value.items()):
         raise ValidationError('The subscriptions cell is not like {"list": "confirmed"}.')
+    unknown = [slug for slug in value if slug not in slugs]
+    if unknown:
+        raise ValidationError(f"No list {unknown[0][:64]!r}: create it, then import again.")
     return value
 
 

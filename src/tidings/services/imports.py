@@ -134,9 +134,11 @@ def run(db: Database, stream: BinaryIO, options: ImportOptions, *,
             key = suppressions.key(conn)
 
     with _ProblemLog() as log:
-        reader = CsvRows(stream, log.add)
-        per_row = (options.mode is ImportMode.SUBSCRIBE and not list_ids
-                   and reader.layout.subscriptions is not None)
+        # Rows name their own lists (Tidings' export) only when no list is given.
+        own_lists = options.mode is ImportMode.SUBSCRIBE and not list_ids
+        reader = CsvRows(stream, log.add,
+                         list_slugs=frozenset(by_slug) if own_lists else None)
+        per_row = own_lists and reader.layout.subscriptions is not None
         if options.mode is not ImportMode.BLOCKLIST and not list_ids and not per_row:
             raise ValidationError("Name the list(s) to import into (--list).", field="lists")
 
@@ -147,7 +149,7 @@ def run(db: Database, stream: BinaryIO, options: ImportOptions, *,
         with bulk.staging(db) as stage:
             with stage.loading():
                 for batch in _batches(reader.rows()):
-                    staged, subs = _stage(batch, key, by_slug if per_row else None, log)
+                    staged, subs = _stage(batch, key, by_slug if per_row else None)
                     stage.add_rows(staged)
                     if subs:
                         stage.add_targets(subs)
@@ -197,7 +199,7 @@ def _batches(rows: Iterator[Any]) -> Iterator[list[Any]]:
 
 
 def _stage(batch: list[Any], key: bytes | None, by_slug: dict[str, int] | None,
-           log: _ProblemLog) -> tuple[list[bulk.StagedRow], list[bulk.StagedTarget]]:
+           ) -> tuple[list[bulk.StagedRow], list[bulk.StagedTarget]]:
     """Staging tuples for a batch of rows, with new uids (one urandom call per batch)."""
     # 12 random bytes are 16 base64 characters: slicing one encoding of n*12 bytes
     # gives the same uids as n calls of ids.new_uid(), at a fraction of the cost.
@@ -207,11 +209,6 @@ def _stage(batch: list[Any], key: bytes | None, by_slug: dict[str, int] | None,
     for n, (line, email, name, attributes, status, subs) in enumerate(batch):
         lowered = email.lower()
         if by_slug is not None and subs:
-            unknown = [slug for slug in subs if slug not in by_slug]
-            if unknown:
-                log.add(Problem(line, f"No list {unknown[0]!r}: create it, then import again.",
-                                email))
-                continue
             targets.extend((line, by_slug[slug], state) for slug, state in subs.items())
         digest = suppressions.digest(key, lowered) if key is not None else None
         staged.append((line, email, lowered, name, attributes, status,
