@@ -31,11 +31,17 @@ def record(conn: Connection, *, subscriber_id: int, action: str, source: str,
            ip: str | None = None, user_agent: str | None = None,
            api_key_id: int | None = None, user_id: int | None = None) -> int:
     """Insert one consent record; return its id."""
-    return int(conn.execute(insert(consents).values(
-        subscriber_id=subscriber_id, action=action, source=source, list_ids=list(list_ids),
-        text_hash=text_hash, ip=ip, user_agent=(user_agent or None) and user_agent[:512],
-        api_key_id=api_key_id, user_id=user_id, created_at=now,
-    ).returning(consents.c.id)).scalar_one())
+    return int(conn.execute(_INSERT, {
+        "subscriber_id": subscriber_id, "action": action, "source": source,
+        "list_ids": list(list_ids), "text_hash": text_hash, "ip": ip,
+        "user_agent": (user_agent or None) and user_agent[:512], "api_key_id": api_key_id,
+        "user_id": user_id, "created_at": now,
+    }).scalar_one())
+
+
+# Built once: signups write a consent record each, and building a statement costs more
+# than running it.
+_INSERT = insert(consents).returning(consents.c.id)
 
 
 def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ instead of one failing with "database is locked" when it upgrades from a read.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,10 @@ class Database:
         self.dialect: str = engine.dialect.name
         # Process-local caches of services (runtime settings, ...), dropped with the engine.
         self.cache: dict[str, Any] = {}
+        # SQLite has one writer at a time. Writers of this process queue here and wake as
+        # soon as the lock is free, instead of polling in SQLite's busy handler (which
+        # sleeps up to 100 ms a try); other processes still wait through busy_timeout.
+        self._write_lock = threading.RLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,9 +53,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write transaction, committed on success, rolled back on error."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        if self._write_lock is None:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
 

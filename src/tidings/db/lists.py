@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select, update
 
 from tidings.db.tables import lists, subscriptions
 from tidings.domain.lists import MailingList, OptIn, Visibility
@@ -91,11 +91,19 @@ def public_by_refs(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
     if not refs:
         return []
     numbers = [int(r) for r in refs if r.isdigit() and len(r) < 19]
-    named = lists.c.uid.in_(list(refs)) | lists.c.slug.in_(list(refs))
-    if numbers:
-        named = named | lists.c.id.in_(numbers)
-    query = select(lists).where(lists.c.visibility == str(Visibility.PUBLIC), named)
-    return [_entity(r) for r in conn.execute(query.order_by(lists.c.id))]
+    rows = conn.execute(_PUBLIC_BY_REFS, {"refs": list(refs), "refs_": list(refs),
+                                          "numbers": numbers})
+    return [_entity(r) for r in rows]
+
+
+# Built once with expanding parameters: every signup resolves its lists.
+_PUBLIC_BY_REFS = (
+    select(lists)
+    .where(lists.c.visibility == str(Visibility.PUBLIC),
+           or_(lists.c.uid.in_(bindparam("refs", expanding=True)),
+               lists.c.slug.in_(bindparam("refs_", expanding=True)),
+               lists.c.id.in_(bindparam("numbers", expanding=True))))
+    .order_by(lists.c.id))
 
 
 def with_welcome(conn: Connection, list_ids: Sequence[int]) -> list[int]:

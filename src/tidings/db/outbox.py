@@ -13,10 +13,13 @@ from tidings.db.tables import outbox
 
 def insert_message(conn: Connection, *, kind: str, to_email: str, subscriber_id: int | None,
                    payload: dict[str, Any], now: datetime) -> int:
-    return int(conn.execute(insert(outbox).values(
-        kind=kind, to_email=to_email, subscriber_id=subscriber_id, payload=payload,
-        status="pending", attempts=0, next_attempt_at=now, created_at=now,
-    ).returning(outbox.c.id)).scalar_one())
+    return int(conn.execute(_INSERT, {
+        "kind": kind, "to_email": to_email, "subscriber_id": subscriber_id, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }).scalar_one())
+
+
+_INSERT = insert(outbox).returning(outbox.c.id)  # built once: every signup queues a message
 
 
 def count_recent(conn: Connection, *, to_email: str, kind: str, since: datetime) -> int:

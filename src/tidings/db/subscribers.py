@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tidings.db.tables import subscribers, subscriptions
-from tidings.db.upsert import upsert
 from tidings.domain.subscribers import Subscriber, SubscriberStatus
 
 
@@ -83,12 +83,21 @@ def insert_if_new(conn: Connection, *, uid: str, email: str, name: str,
     One statement for the common case of a new address, and no unique-violation race
     between two signups of the same address.
     """
-    stmt = upsert(conn, subscribers, {
+    found = conn.execute(_INSERT_IF_NEW[conn.dialect.name], {
         "uid": uid, "email": email, "name": name, "attributes": {},
         "status": str(SubscriberStatus.ENABLED), "created_at": now, "updated_at": now,
-    }, index=[func.lower(subscribers.c.email)]).returning(subscribers.c.id)
-    found = conn.execute(stmt).scalar()
+    }).scalar()
     return None if found is None else int(found)
+
+
+# Built once per dialect (signups are a hot path): INSERT ... ON CONFLICT (lower(email))
+# DO NOTHING RETURNING id.
+_INSERT_IF_NEW = {
+    module.__name__.rsplit(".", 1)[1]: module.insert(subscribers)
+    .on_conflict_do_nothing(index_elements=[func.lower(subscribers.c.email)])
+    .returning(subscribers.c.id)
+    for module in (postgresql, sqlite)
+}
 
 
 def get_for_update(conn: Connection, *, email: str | None = None,

@@ -63,12 +63,15 @@ def insert_many(conn: Connection, subscriber_id: int, statuses: dict[int, Subscr
     """New subscriptions ``{list_id: status}`` for a subscriber, in one statement."""
     if not statuses:
         return
-    conn.execute(insert(subscriptions), [{
+    conn.execute(_INSERT, [{
         "subscriber_id": subscriber_id, "list_id": list_id, "status": str(status),
         "consent_id": consent_id, "created_at": now, "updated_at": now,
         "confirmed_at": now if status is SubscriptionStatus.CONFIRMED else None,
         "unsubscribed_at": None,
     } for list_id, status in statuses.items()])
+
+
+_INSERT = insert(subscriptions)  # built once: every signup runs it
 
 
 def confirm_pending(conn: Connection, subscriber_id: int, list_ids: Sequence[int],

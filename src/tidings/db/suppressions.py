@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from tidings.db.tables import suppressions
 from tidings.db.upsert import upsert
@@ -25,12 +25,14 @@ def present(conn: Connection, digests: Iterable[str]) -> set[str]:
     wanted = list(digests)
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        found.update(conn.execute(
-            select(suppressions.c.hash).where(suppressions.c.hash.in_(chunk))).scalars())
+        found.update(conn.execute(_PRESENT, {"digests": wanted[start:start + 500]}).scalars())
     return found
 
 
 def exist(conn: Connection) -> bool:
     """Whether anything is suppressed at all (bulk paths skip hashing when not)."""
     return conn.execute(select(suppressions.c.hash).limit(1)).first() is not None
+
+
+_PRESENT = select(suppressions.c.hash).where(
+    suppressions.c.hash.in_(bindparam("digests", expanding=True)))

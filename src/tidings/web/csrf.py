@@ -13,7 +13,9 @@ Use it like this::
     csrf.check(request, secret_key, binding, form.get("csrf"))   # on POST; raises
 
 :func:`check` also refuses a request whose ``Origin`` (or, lacking it, ``Referer``)
-names another host than the one the request was sent to. It raises
+names another host than the one the request was sent to, or is ``null`` (so pages with
+such forms must not use ``Referrer-Policy: no-referrer``, under which browsers send
+``Origin: null``; ``same-origin`` keeps URLs from leaking just as well). It raises
 :class:`~tidings.domain.errors.PermissionDenied` (403), or
 :class:`~tidings.domain.errors.TokenExpired` (410) for an expired token, so a page can
 offer a reload. Do not put it on the RFC 8058 one-click unsubscribe endpoint, which by

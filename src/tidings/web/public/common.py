@@ -157,7 +157,9 @@ def page_headers(request: Request, *, private: bool) -> dict[str, str]:
     """Security headers of public pages.
 
     ``private`` pages carry a credential in their URL (preferences, unsubscribe,
-    confirmation): never cached, never framed, and no Referer leaves them.
+    confirmation): never cached, never framed, and no Referer leaves them for another
+    site. (Not ``no-referrer``: browsers then send ``Origin: null`` with form posts,
+    which :func:`tidings.web.csrf.check` refuses.)
     """
     framers = "'none'"
     if not private:
@@ -169,7 +171,7 @@ def page_headers(request: Request, *, private: bool) -> dict[str, str]:
             "default-src 'self'; img-src 'self' https: data:; style-src 'self' "
             f"'unsafe-inline'; script-src 'self'; base-uri 'none'; frame-ancestors {framers}"),
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer" if private else "strict-origin-when-cross-origin",
+        "Referrer-Policy": "same-origin" if private else "strict-origin-when-cross-origin",
     }
     if private:
         headers["Cache-Control"] = "no-store"
