@@ -38,12 +38,22 @@ def test_upgrade_from_empty_builds_the_declared_schema(empty_url: str) -> None:
         with db.engine.connect() as conn, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLite cannot reflect expression indexes
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert diff == []
+        assert [d for d in diff if not _other_dialect(d, db.dialect)] == []
         tables = set(inspect(db.engine).get_table_names())
         assert {"lists", "subscribers", "subscriptions", "consents", "campaigns", "templates",
                 "deliveries", "bounces", "users", "api_keys", "settings", "events"} <= tables
     finally:
         db.dispose()
+
+
+def _other_dialect(difference: object, dialect: str) -> bool:
+    """An index declared for another database only (``Index(...).ddl_if(dialect=...)``),
+    which Alembic's comparison does not know about."""
+    if not isinstance(difference, tuple) or difference[0] != "add_index":
+        return False
+    declared = {i.name: i for t in metadata.tables.values() for i in t.indexes}
+    only = getattr(declared.get(difference[1].name), "_ddl_if", None)
+    return only is not None and only.dialect not in (None, dialect)
 
 
 def test_addresses_are_unique_case_insensitively(empty_url: str) -> None:

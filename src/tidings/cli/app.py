@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from tidings.cli import campaigns, db, lists, serve, subscribers, users, worker
+from tidings.cli import (
+    campaign_drafts,
+    campaigns,
+    db,
+    feeds,
+    lists,
+    segments,
+    serve,
+    subscribers,
+    templates,
+    users,
+    worker,
+)
 from tidings.cli.output import errors
 from tidings.domain.errors import TidingsError
 
@@ -26,6 +38,10 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(users.app, name="users")
 app.add_typer(campaigns.app, name="campaigns")
+campaign_drafts.register(campaigns.app)
+app.add_typer(templates.app, name="templates")
+app.add_typer(segments.app, name="segments")
+app.add_typer(feeds.app, name="feeds")
 serve.register(app)
 worker.register(app)
 

@@ -9,10 +9,10 @@ import typer
 from rich.table import Table
 
 from tidings.cli import context, follow
+from tidings.cli.files import read_text
 from tidings.cli.output import console, print_json
 from tidings.domain.campaigns import BodyFormat
-from tidings.domain.errors import ValidationError
-from tidings.services import campaigns, sending
+from tidings.services import campaigns, scheduling, segments, sending, templates
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
 
@@ -22,20 +22,23 @@ def create(
     name: Annotated[str, typer.Option("--name", "-n", help="Internal name.")],
     subject: Annotated[str, typer.Option("--subject", "-s", help="Subject (merge fields "
                                                                  "allowed).")],
-    list_refs: Annotated[list[str], typer.Option("--list", "-l",
-                                                 help="Target list (repeatable).")],
     body: Annotated[Path, typer.Option("--body", "-b", help="File with the body; - for "
                                                             "standard input.")],
+    list_refs: Annotated[list[str] | None, typer.Option(
+        "--list", "-l", help="Target list (repeatable).")] = None,
     body_format: Annotated[BodyFormat, typer.Option("--format", "-f")] = BodyFormat.MARKDOWN,
+    segment: Annotated[str | None, typer.Option("--segment", help="Segment id (with lists: "
+                                                "their members who match it).")] = None,
+    template: Annotated[str | None, typer.Option("--template", help="Layout id (default: "
+                                                 "the default template).")] = None,
 ) -> None:
     """Create a draft campaign and print its id."""
-    try:
-        text = typer.get_text_stream("stdin").read() if str(body) == "-" else \
-            body.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"Cannot read {body}: {exc}") from None
-    created = campaigns.create(context.runtime().db, name=name, subject=subject, body=text,
-                               body_format=body_format, lists=list_refs, actor="cli")
+    db = context.runtime().db
+    created = campaigns.create(
+        db, name=name, subject=subject, body=read_text(body), body_format=body_format,
+        lists=list_refs or [], actor="cli",
+        segment_id=None if segment is None else segments.get(db, segment).id,
+        template_id=None if template is None else templates.get(db, template).id)
     console.print(created.uid)
 
 
@@ -47,12 +50,13 @@ def list_all(
     """Show recent campaigns."""
     found = campaigns.recent(context.runtime().db, limit=limit)
     if as_json:
-        print_json([{"id": c.uid, "name": c.name, "status": str(c.status), "sent": c.sent,
-                     "failed": c.failed, "total": c.total} for c in found])
+        print_json([{"id": c.uid, "name": c.name, "status": scheduling.describe(c),
+                     "sent": c.sent, "failed": c.failed, "total": c.total} for c in found])
         return
     table = Table("id", "name", "status", "sent", "failed", "total")
     for c in found:
-        table.add_row(c.uid, c.name, str(c.status), str(c.sent), str(c.failed), str(c.total))
+        table.add_row(c.uid, c.name, scheduling.describe(c), str(c.sent), str(c.failed),
+                      str(c.total))
     console.print(table)
 
 

@@ -73,6 +73,10 @@ subscribers = Table(
 )
 Index("ux_subscribers_email", func.lower(subscribers.c.email), unique=True)
 Index("ix_subscribers_created_at", subscribers.c.created_at)
+# Segments test attributes for equality with JSONB containment (@>), which this index
+# serves for every attribute path at once (PostgreSQL only; see docs/editors.md).
+Index("ix_subscribers_attributes", subscribers.c.attributes, postgresql_using="gin",
+      postgresql_ops={"attributes": "jsonb_path_ops"}).ddl_if(dialect="postgresql")
 
 subscriptions = Table(
     "subscriptions", metadata,
@@ -122,6 +126,9 @@ templates = Table(
     Column("is_default", Boolean(), nullable=False, server_default=text("false")),
     *_timestamps(),
 )
+Index("ux_templates_default", templates.c.is_default, unique=True,
+      sqlite_where=templates.c.is_default.is_(True),
+      postgresql_where=templates.c.is_default.is_(True))  # at most one default
 
 segments = Table(
     "segments", metadata,

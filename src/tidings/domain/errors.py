@@ -9,7 +9,8 @@ docstring is the default message; pass a more precise one when you have it.
     TidingsError
     ├── ConfigurationError          bad settings or environment          (500 / exit 1)
     ├── ValidationError             input that breaks a rule             422
-    │   └── InvalidEmail            an address that cannot be accepted   422
+    │   ├── InvalidEmail            an address that cannot be accepted   422
+    │   └── FeedUnavailable         a feed URL that cannot be fetched    422
     ├── NotFound                    no such list, subscriber, campaign   404
     ├── Conflict                    it exists already / clashes          409
     │   ├── InvalidTransition       a state machine forbids the move     409
@@ -57,6 +58,14 @@ class InvalidEmail(ValidationError):
     """The email address is invalid."""
 
     def __init__(self, message: str | None = None, *, field: str | None = "email",
+                 **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+
+
+class FeedUnavailable(ValidationError):
+    """The feed could not be fetched or read."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = "url",
                  **details: Any) -> None:
         super().__init__(message, field=field, **details)
 

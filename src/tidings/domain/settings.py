@@ -81,6 +81,12 @@ def _dkim_keys(value: list[Any]) -> list[dict[str, str]]:
     return keys
 
 
+def _minutes(value: int) -> int:
+    if not 1 <= value <= 7 * 24 * 60:
+        raise ValidationError("Must be between 1 minute and 7 days (10080).")
+    return value
+
+
 def _positive(value: int | float) -> int | float:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValidationError("Must be a finite number.")
@@ -132,6 +138,9 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
                    "/64) per hour, per server process; 0 turns the limit off.", _positive),
     RuntimeSetting("signup.address_limit", int, 5, "Signup requests accepted for one email "
                    "address per hour, per server process; 0 turns the limit off.", _positive),
+    RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "
+                   "time passed longer ago than this (the server was down) is held for a "
+                   "decision instead of starting late.", _minutes),
     RuntimeSetting("setup.completed", bool, False, "Whether the first-run setup has been done."),
 )
 

@@ -30,7 +30,7 @@ def start(db: Database, ref: str, *, actor: str | None = None) -> Campaign:
         else:
             raise InvalidTransition("A paused campaign is resumed, not started again.")
         max_id = audience.highest_subscriber_id(conn)
-        total = audience.count(conn, campaign.list_ids, max_id)
+        total = audience.campaign_count(conn, campaign, max_id)
         started = db_campaigns.update_campaign(
             conn, campaign.id, now, status=CampaignStatus.RUNNING, audience_max_id=max_id,
             total=total, started_at=now, progress_at=now)
@@ -44,6 +44,9 @@ def _move(db: Database, ref: str, target: CampaignStatus, kind: str,
     now = utcnow()
     with db.write() as conn:
         campaign = find(conn, ref)
+        if target is CampaignStatus.RUNNING and campaign.status is not CampaignStatus.PAUSED:
+            raise InvalidTransition(f"Only a paused campaign is resumed; this one is "
+                                    f"{campaign.status}.", current=str(campaign.status))
         domain.transition(campaign.status, target)
         values: dict[str, object] = {"status": target}
         if target in domain.FINAL:

@@ -118,6 +118,9 @@ def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index("ix_subscribers_created_at", ["created_at"], unique=False)
     op.create_index("ux_subscribers_email", "subscribers", [sa.text("lower(email)")], unique=True)
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_index("ix_subscribers_attributes", "subscribers", ["attributes"],
+                        postgresql_using="gin", postgresql_ops={"attributes": "jsonb_path_ops"})
 
     op.create_table(
         "suppressions",
@@ -138,6 +141,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_templates")),
         sa.UniqueConstraint("uid", name=op.f("uq_templates_uid")),
     )
+    op.create_index("ux_templates_default", "templates", ["is_default"], unique=True,
+                    sqlite_where=sa.text("is_default IS 1"),
+                    postgresql_where=sa.text("is_default IS true"))
     op.create_table(
         "users",
         sa.Column("id", ID, autoincrement=True, nullable=False),
