@@ -150,9 +150,11 @@ def change_password(db: Database, user: User, *, current: str, new: str) -> User
     return changed
 
 
-def request_password_reset(db: Database, tokens: TokenSigner, base_url: str, *,
-                           email: str, ip: str) -> None:
-    """Queue a reset link for an active account; silent either way (no account probing)."""
+def request_password_reset(db: Database, *, email: str, ip: str) -> None:
+    """Queue a reset link for an active account; silent either way (no account probing).
+
+    The worker builds the link (:func:`tidings.mail.links.password_reset_url`) when it
+    sends the message."""
     now = utcnow()
     with db.write() as conn:
         row = db_users.get_by_email(conn, email.strip()) if "@" in email else None
@@ -161,9 +163,8 @@ def request_password_reset(db: Database, tokens: TokenSigner, base_url: str, *,
         if outbox.sent_recently(conn, to_email=row["email"], kind="password_reset",
                                 hours=1) >= RESETS_PER_HOUR:
             return
-        url = links.password_reset_url(base_url, tokens, row["id"], row["session_version"])
         outbox.enqueue(conn, kind="password_reset", to_email=row["email"],
-                       payload={"user_id": row["id"], "url": url}, now=now)
+                       payload={"user_id": row["id"]}, now=now)
         events.record(conn, "auth.reset_requested", now, actor=f"ip:{ip}",
                       subject_type="user", subject_id=row["id"])
 

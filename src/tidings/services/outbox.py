@@ -10,7 +10,7 @@ Kinds and their payloads:
 ``confirmation``  {"consent_id": int, "list_ids": [int, ...]}
 ``welcome``       {"list_id": int}
 ``test``          {"campaign_id": int}
-``password_reset`` {"user_id": int, "url": str} (the reset link, valid one hour)
+``password_reset`` {"user_id": int}
 
 A message is ``pending`` until sent; the worker claims due ones (:func:`take_due`),
 sends them and records the result (:func:`settle`): ``sent``, ``pending`` again with

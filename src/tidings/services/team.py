@@ -22,8 +22,6 @@ from tidings.domain.ids import new_uid
 from tidings.domain.roles import Role
 from tidings.domain.subscribers import check_name
 from tidings.domain.users import User
-from tidings.mail import links
-from tidings.mail.tokens import TokenSigner
 from tidings.services import accounts, outbox
 from tidings.services import users as user_passwords
 
@@ -41,8 +39,8 @@ def get(db: Database, uid: str) -> User:
     return accounts.entity(row)
 
 
-def invite(db: Database, tokens: TokenSigner, base_url: str, *, email: str, name: str,
-           role: Role, actor: User, password: str | None = None) -> User:
+def invite(db: Database, *, email: str, name: str, role: Role, actor: User,
+           password: str | None = None) -> User:
     """Create a user. Without a password they get a link by email to choose one."""
     address = emails.normalize(email)
     display = check_name(name)
@@ -55,10 +53,8 @@ def invite(db: Database, tokens: TokenSigner, base_url: str, *, email: str, name
             row = db_users.insert_user(conn, uid=new_uid(), email=address, name=display,
                                        password_hash=password_hash, role=str(role), now=now)
             if password is None:
-                url = links.password_reset_url(base_url, tokens, row["id"],
-                                               row["session_version"])
                 outbox.enqueue(conn, kind="password_reset", to_email=address,
-                               payload={"user_id": row["id"], "url": url}, now=now)
+                               payload={"user_id": row["id"]}, now=now)
             events.record(conn, "user.created", now, actor=actor.label, subject_type="user",
                           subject_id=row["id"],
                           data={"role": str(role), "invited": password is None})

@@ -15,7 +15,7 @@ from tests.web.admin.helpers import PASSWORD, csrf, login, make_user, post, sign
 from tidings.bootstrap import Runtime
 from tidings.db.tables import outbox
 from tidings.mail import links
-from tidings.services import runtime_settings, setup
+from tidings.services import accounts, runtime_settings, setup
 
 
 def _setup_form(token: str = "", **overrides: str) -> dict[str, str]:
@@ -242,7 +242,11 @@ def test_a_password_reset_does_not_skip_the_second_factor(client: TestClient,
     with runtime.db.read() as conn:
         queued = conn.execute(select(outbox).where(outbox.c.kind == "password_reset")).all()
     assert len(queued) == 1 and queued[0].to_email == "ann@example.org"
-    path = queued[0].payload["url"].removeprefix(runtime.settings.base_url)
+    user = accounts.get(runtime.db, queued[0].payload["user_id"])
+    assert user is not None
+    path = links.password_reset_url(runtime.settings.base_url, runtime.tokens, user.id,
+                                     user.session_version).removeprefix(
+        runtime.settings.base_url)
     done = client.post(path, data={"password": "brand new password",
                                    "csrf": csrf(client, path)}, follow_redirects=False)
     assert done.status_code == 303

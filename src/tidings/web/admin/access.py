@@ -142,8 +142,7 @@ def forgot_form(request: Request) -> Response:
 @router.post("/admin/forgot", response_class=HTMLResponse)
 def forgot_submit(request: Request, email: Text) -> Response:
     rt = runtime(request)
-    accounts.request_password_reset(rt.db, rt.tokens, rt.settings.base_url, email=email,
-                                    ip=client_ip(request))
+    accounts.request_password_reset(rt.db, email=email, ip=client_ip(request))
     return render(request, "admin/forgot.html", {"sent": True})
 
 

@@ -27,8 +27,7 @@ def invite(request: Request, user: Admin, email: Annotated[str, Form()],
            role: Annotated[Role, Form()], name: Annotated[str, Form()] = "") -> Response:
     rt = runtime(request)
     try:
-        created = team.invite(rt.db, rt.tokens, rt.settings.base_url, email=email, name=name,
-                              role=role, actor=user)
+        created = team.invite(rt.db, email=email, name=name, role=role, actor=user)
     except (ValidationError, Conflict) as exc:
         return render(request, "admin/users.html", {
             "users": team.all_users(rt.db), "roles": list(Role), "error": exc.message,
