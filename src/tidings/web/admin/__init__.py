@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tidings.web.admin import (
     access,
+    campaigns,
     dashboard,
     lists,
     outbox,
@@ -21,7 +22,7 @@ from tidings.web.admin import (
 )
 from tidings.web.admin.common import Redirect, csrf_protect
 
-SECTIONS = (access, dashboard, lists, subscribers, settings, team, outbox)
+SECTIONS = (access, dashboard, lists, subscribers, campaigns, settings, team, outbox)
 
 
 def mount(app: FastAPI) -> None:

@@ -48,22 +48,18 @@ function poll(element) {
   };
   tick();
 }
-document.querySelectorAll("[data-poll]").forEach(poll);
+document.querySelectorAll("[data-poll]:not([data-done='true'])").forEach(poll);
 
-// Live preview: a form with data-preview="<iframe id>" posts its fields to its
-// data-preview-url and shows the answer in the sandboxed iframe (srcdoc), after
-// the writer pauses typing.
-document.querySelectorAll("form[data-preview]").forEach((form) => {
-  const frame = document.getElementById(form.dataset.preview);
+// Live preview: the editor's "Refresh preview" button posts the form into the
+// sandboxed preview frame (it works without this script); here it is pressed for the
+// writer a moment after they stop typing.
+document.querySelectorAll("form[data-preview-form]").forEach((form) => {
+  const button = form.querySelector("#preview-button");
+  if (!button) return;
   let timer = null;
-  const refresh = () => {
-    const body = new FormData(form);
-    fetch(form.dataset.previewUrl, { method: "POST", body, credentials: "same-origin" })
-      .then((response) => response.text())
-      .then((html) => { frame.srcdoc = html; });
-  };
   form.addEventListener("input", () => {
     window.clearTimeout(timer);
-    timer = window.setTimeout(refresh, 600);
+    timer = window.setTimeout(() => form.requestSubmit(button), 700);
   });
+  if (!document.getElementById("preview").getAttribute("src")) form.requestSubmit(button);
 });
