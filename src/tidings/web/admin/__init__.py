@@ -13,7 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from tidings.web.admin import (
     access,
     campaigns,
+    content,
     dashboard,
+    embed,
+    imports,
     lists,
     outbox,
     settings,
@@ -22,7 +25,8 @@ from tidings.web.admin import (
 )
 from tidings.web.admin.common import Redirect, csrf_protect
 
-SECTIONS = (access, dashboard, lists, subscribers, campaigns, settings, team, outbox)
+SECTIONS = (access, dashboard, lists, subscribers, imports, campaigns, content, embed,
+            settings, team, outbox)
 
 
 def mount(app: FastAPI) -> None:

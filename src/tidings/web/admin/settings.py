@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tidings.domain import settings as registry
-from tidings.domain.errors import ValidationError
-from tidings.services import runtime_settings
+from tidings.domain.errors import Conflict, ValidationError
+from tidings.services import dkim_keys, runtime_settings
 from tidings.web.admin.common import Admin, redirect, render, runtime
 
 router = APIRouter()
 
 MULTILINE = frozenset({"publisher.postal_address", "consent.text"})
 GROUPS = (("Publisher", "publisher."), ("Sending", "mail."), ("Consent", "consent."),
-          ("Signup protection", "signup."))
+          ("Signup protection", "signup."), ("Campaigns", "campaigns."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,9 @@ def relays(urls: tuple[str, ...]) -> list[Relay]:
 
 
 def _editable() -> list[registry.RuntimeSetting]:
-    return [s for s in registry.REGISTRY if not s.name.startswith("setup.")]
+    """The settings of the form (DKIM keys have their own section, setup none)."""
+    prefixes = tuple(prefix for _, prefix in GROUPS)
+    return [s for s in registry.REGISTRY if s.name.startswith(prefixes)]
 
 
 def _context(request: Request, values: dict[str, object]) -> dict[str, object]:
@@ -53,6 +56,8 @@ def _context(request: Request, values: dict[str, object]) -> dict[str, object]:
         "values": values, "multiline": MULTILINE,
         "relays": relays(settings.smtp_urls), "outbox_dir": settings.outbox_dir,
         "global_rate": settings.global_rate, "base_url": settings.base_url,
+        "dkim_keys": dkim_keys.all_keys(runtime(request).db),
+        "mail_domain": settings.mail_domain,
     }
 
 
@@ -81,3 +86,24 @@ async def save(request: Request, user: Admin) -> Response:
         return render(request, "admin/settings.html", context, status_code=422,
                       section="settings")
     return redirect(request, "/admin/settings", "Settings saved.")
+
+
+@router.post("/admin/settings/dkim")
+def dkim_generate(request: Request, user: Admin, domain: Annotated[str, Form()],
+                  selector: Annotated[str, Form()],
+                  algorithm: Annotated[str, Form()] = "rsa-sha256") -> Response:
+    try:
+        made = dkim_keys.generate(runtime(request).db, domain=domain, selector=selector,
+                                  algorithm=algorithm, actor=user.label)
+    except (ValidationError, Conflict) as exc:
+        return redirect(request, "/admin/settings#dkim", exc.message)
+    return redirect(request, "/admin/settings#dkim",
+                    f"Key created: publish the TXT record of {made.dns_name}.")
+
+
+@router.post("/admin/settings/dkim/remove")
+def dkim_remove(request: Request, user: Admin, domain: Annotated[str, Form()],
+                selector: Annotated[str, Form()]) -> Response:
+    dkim_keys.remove(runtime(request).db, domain=domain, selector=selector, actor=user.label)
+    return redirect(request, "/admin/settings#dkim", "Key removed: mail is no longer signed "
+                                                     "with it.")
