@@ -26,14 +26,16 @@ MAX_PAGE = 500
 MAX_QUERY = 200
 
 
-def encode_cursor(subscriber_id: int) -> str:
-    return base64.urlsafe_b64encode(f"s{subscriber_id}".encode()).rstrip(b"=").decode()
+def encode_cursor(key: int, kind: str = "s") -> str:
+    """An opaque cursor for keyset pages over ids (``kind``: one letter per collection)."""
+    return base64.urlsafe_b64encode(f"{kind}{key}".encode()).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str, kind: str = "s") -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit() or len(raw) > 21:
+        if not raw.startswith(kind) or not raw[1:].isascii() or not raw[1:].isdigit() \
+                or len(raw) > 19:
             raise ValueError(raw)
         return int(raw[1:])
     except (binascii.Error, ValueError, UnicodeDecodeError):

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.web.api.conftest import KeyMaker
 from tidings.domain.roles import Permission, Role, allows
 
-R, W, A = Permission.READ, Permission.WRITE, Permission.ADMINISTER
+R, W, S, A = Permission.READ, Permission.WRITE, Permission.SEND, Permission.ADMINISTER
 
 # What each operation needs; a route added without an entry here fails the first test.
 REQUIRED: dict[tuple[str, str], Permission] = {
@@ -30,6 +30,33 @@ REQUIRED: dict[tuple[str, str], Permission] = {
     ("POST", "/api/v1/imports"): W,
     ("GET", "/api/v1/imports"): R,
     ("GET", "/api/v1/imports/{uid}"): R,
+    ("GET", "/api/v1/campaigns"): R,
+    ("POST", "/api/v1/campaigns"): W,
+    ("GET", "/api/v1/campaigns/{ref}"): R,
+    ("PATCH", "/api/v1/campaigns/{ref}"): W,
+    ("DELETE", "/api/v1/campaigns/{ref}"): W,
+    ("POST", "/api/v1/campaigns/{ref}/clone"): W,
+    ("GET", "/api/v1/campaigns/{ref}/preview"): R,
+    ("POST", "/api/v1/campaigns/{ref}/test"): S,
+    ("POST", "/api/v1/campaigns/{ref}/schedule"): S,
+    ("POST", "/api/v1/campaigns/{ref}/unschedule"): S,
+    ("POST", "/api/v1/campaigns/{ref}/send"): S,
+    ("POST", "/api/v1/campaigns/{ref}/pause"): S,
+    ("POST", "/api/v1/campaigns/{ref}/resume"): S,
+    ("POST", "/api/v1/campaigns/{ref}/cancel"): S,
+    ("GET", "/api/v1/campaigns/{ref}/stats"): R,
+    ("GET", "/api/v1/templates"): R,
+    ("POST", "/api/v1/templates"): W,
+    ("GET", "/api/v1/templates/{ref}"): R,
+    ("PATCH", "/api/v1/templates/{ref}"): W,
+    ("DELETE", "/api/v1/templates/{ref}"): W,
+    ("POST", "/api/v1/templates/{ref}/default"): W,
+    ("GET", "/api/v1/segments"): R,
+    ("POST", "/api/v1/segments"): W,
+    ("POST", "/api/v1/segments/count"): R,
+    ("GET", "/api/v1/segments/{ref}"): R,
+    ("PATCH", "/api/v1/segments/{ref}"): W,
+    ("DELETE", "/api/v1/segments/{ref}"): W,
     ("GET", "/api/v1/settings"): R,
     ("PATCH", "/api/v1/settings"): A,
     ("GET", "/api/v1/me"): R,

@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tidings import __version__
 from tidings.web import pages
-from tidings.web.api import imports, lists, settings, subscribers
+from tidings.web.api import campaigns, content, imports, lists, settings, subscribers
 from tidings.web.api.schemas import PROBLEMS
 
 PREFIX = "/api/v1"
-RESOURCES = (lists, subscribers, imports, settings)
+RESOURCES = (lists, subscribers, imports, campaigns, content, settings)
 DESCRIPTION = """\
 Tidings' REST API. Authenticate with an API key (Admin → API keys):
 `Authorization: Bearer tdg_…`. Each key has a role (viewer reads; editor also writes and

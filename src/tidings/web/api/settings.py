@@ -15,11 +15,20 @@ from tidings.web.api.security import Admin, Reader, runtime
 router = APIRouter(tags=["settings"])
 
 
+# Managed elsewhere: setup by the first-run page, DKIM keys (secret) under Admin → Settings.
+FIXED = ("setup.", "dkim.")
+
+
 def _public(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if not k.startswith("setup.")}
+    shown = {k: v for k, v in values.items() if not k.startswith(FIXED)}
+    shown["dkim.keys"] = [{"domain": k.get("domain"), "selector": k.get("selector"),
+                           "algorithm": k.get("algorithm")}
+                          for k in values.get("dkim.keys") or []]
+    return shown
 
 
-@router.get("/settings", summary="Every runtime setting with its current value")
+@router.get("/settings", summary="Every runtime setting with its current value",
+            description="DKIM keys are listed without their private keys.")
 def show(request: Request, key: Reader) -> dict[str, Any]:
     return _public(runtime_settings.get_all(runtime(request).db))
 
@@ -28,9 +37,11 @@ def show(request: Request, key: Reader) -> dict[str, Any]:
               description="Send an object of setting names and new values; names are those "
                           "of docs/configuration.md, *Runtime settings*.")
 def update(request: Request, key: Admin, body: dict[str, Any]) -> dict[str, Any]:
-    clean = {k: v for k, v in body.items() if not k.startswith("setup.")}
-    if len(clean) != len(body):
-        raise ValidationError("setup.* settings cannot be changed.", field="setup.completed")
+    fixed = sorted(k for k in body if k.startswith(FIXED))
+    if fixed:
+        raise ValidationError(f"{fixed[0]} cannot be changed here (DKIM keys are managed "
+                              "under Admin → Settings).", field=fixed[0])
+    clean = dict(body)
     return _public(runtime_settings.update(runtime(request).db, clean, actor=key.label))
 
 
