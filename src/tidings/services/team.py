@@ -31,12 +31,10 @@ def all_users(db: Database) -> list[User]:
         return [accounts.entity(r) for r in db_users.all_users(conn)]
 
 
-def get(db: Database, uid: str) -> User:
+def get(db: Database, ref: str) -> User:
+    """A user by public id or login address; :class:`NotFound` otherwise."""
     with db.read() as conn:
-        row = db_users.get_by_uid(conn, uid)
-    if row is None:
-        raise NotFound("No such user.")
-    return accounts.entity(row)
+        return _locked(conn, ref)
 
 
 def invite(db: Database, *, email: str, name: str, role: Role, actor: User,
@@ -63,7 +61,7 @@ def invite(db: Database, *, email: str, name: str, role: Role, actor: User,
     return accounts.entity(row)
 
 
-def change_role(db: Database, uid: str, role: Role, *, actor: User) -> User:
+def change_role(db: Database, uid: str, role: Role, *, actor: str) -> User:
     role = Role(role)
     now = utcnow()
     with db.write() as conn:
@@ -72,12 +70,12 @@ def change_role(db: Database, uid: str, role: Role, *, actor: User) -> User:
             _keep_an_admin(conn, target)
         # A new role takes effect at once: end the sessions that carry the old one.
         db_users.bump_session_version(conn, target.id, now, role=str(role))
-        events.record(conn, "user.role_changed", now, actor=actor.label, subject_type="user",
+        events.record(conn, "user.role_changed", now, actor=actor, subject_type="user",
                       subject_id=target.id, data={"from": str(target.role), "to": str(role)})
     return get(db, uid)
 
 
-def set_active(db: Database, uid: str, active: bool, *, actor: User) -> User:
+def set_active(db: Database, uid: str, active: bool, *, actor: str) -> User:
     """Disable (ending every session at once) or re-enable an account."""
     now = utcnow()
     with db.write() as conn:
@@ -86,12 +84,25 @@ def set_active(db: Database, uid: str, active: bool, *, actor: User) -> User:
             _keep_an_admin(conn, target)
         db_users.bump_session_version(conn, target.id, now, is_active=active)
         events.record(conn, "user.enabled" if active else "user.disabled", now,
-                      actor=actor.label, subject_type="user", subject_id=target.id)
+                      actor=actor, subject_type="user", subject_id=target.id)
     return get(db, uid)
 
 
-def _locked(conn: Connection, uid: str) -> User:
-    row = db_users.get_by_uid(conn, uid)
+def set_password(db: Database, ref: str, password: str, *, actor: str) -> User:
+    """An operator sets a user's password (``tidings users reset-password``): every
+    session ends; the second factor, if any, stays."""
+    password_hash = user_passwords.hash_password(password)
+    now = utcnow()
+    with db.write() as conn:
+        target = _locked(conn, ref)
+        db_users.bump_session_version(conn, target.id, now, password_hash=password_hash)
+        events.record(conn, "auth.password_set", now, actor=actor, subject_type="user",
+                      subject_id=target.id)
+    return get(db, target.uid)
+
+
+def _locked(conn: Connection, ref: str) -> User:
+    row = db_users.get_by_email(conn, ref) if "@" in ref else db_users.get_by_uid(conn, ref)
     if row is None:
         raise NotFound("No such user.")
     return accounts.entity(row)

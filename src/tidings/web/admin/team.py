@@ -40,14 +40,14 @@ def invite(request: Request, user: Admin, email: Annotated[str, Form()],
 @router.post("/admin/users/{uid}/role")
 def change_role(request: Request, user: Admin, uid: str,
                 role: Annotated[Role, Form()]) -> Response:
-    changed = team.change_role(runtime(request).db, uid, role, actor=user)
+    changed = team.change_role(runtime(request).db, uid, role, actor=user.label)
     return redirect(request, "/admin/users", f"{changed.email} is now {changed.role}.")
 
 
 @router.post("/admin/users/{uid}/active")
 def set_active(request: Request, user: Admin, uid: str,
                active: Annotated[bool, Form()]) -> Response:
-    changed = team.set_active(runtime(request).db, uid, active, actor=user)
+    changed = team.set_active(runtime(request).db, uid, active, actor=user.label)
     state = "enabled" if changed.is_active else "disabled and signed out everywhere"
     return redirect(request, "/admin/users", f"{changed.email} is {state}.")
 
