@@ -152,6 +152,8 @@ def validate(name: str, value: Any) -> Any:
     setting = BY_NAME.get(name)
     if setting is None:
         raise ValidationError(f"Unknown setting {name!r}.", field=name)
+    if setting.kind is str and isinstance(value, str):
+        value = value.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
     if setting.kind is bool and isinstance(value, str):
         value = value.strip().lower() in ("1", "true", "yes", "on")
     try:
