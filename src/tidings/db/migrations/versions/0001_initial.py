@@ -118,6 +118,7 @@ def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index("ix_subscribers_created_at", ["created_at"], unique=False)
     op.create_index("ux_subscribers_email", "subscribers", [sa.text("lower(email)")], unique=True)
+    op.create_index("ix_subscribers_name", "subscribers", [sa.text("lower(name)")])
     if op.get_bind().dialect.name == "postgresql":
         op.create_index("ix_subscribers_attributes", "subscribers", ["attributes"],
                         postgresql_using="gin", postgresql_ops={"attributes": "jsonb_path_ops"})
@@ -506,6 +507,7 @@ def downgrade() -> None:
     op.drop_table("users")
     op.drop_table("templates")
     op.drop_table("suppressions")
+    op.drop_index("ix_subscribers_name", "subscribers")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index("ix_subscribers_created_at")
 
