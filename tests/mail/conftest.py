@@ -91,3 +91,16 @@ def dns(rsa_key: dkim.GeneratedKey,
         return records.get(name)
 
     return lookup
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright drives Debian's Chromium; nothing is downloaded."""
+    from tests.support.services import need_chromium
+
+    return {**browser_type_launch_args, "executable_path": need_chromium()}
+
+
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """Pages here are set from strings, not fetched (this also quiets pytest-playwright)."""

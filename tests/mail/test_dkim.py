@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import pickle
 import re
+import smtplib
 from collections.abc import Callable
 
 import dkim as dkimpy
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.mail.conftest import DOMAIN, make_campaign, make_list, make_recipient
+from tests.support.smtp_sink import SmtpSink
 from tidings.domain import settings as runtime
 from tidings.domain.errors import ValidationError
 from tidings.mail import dkim, system
@@ -219,3 +221,17 @@ def test_signer_pickles(rsa_key: dkim.GeneratedKey, dns: Dns) -> None:
     signer = pickle.loads(pickle.dumps(dkim.DkimSigner(rsa_key.key)))  # noqa: S301
     signed = signer.sign(b"From: a@news.example.org\r\nSubject: x\r\n\r\nbody\r\n")
     assert verifies(signed, dns, 0)
+
+
+def test_signature_verifies_on_the_bytes_an_smtp_server_receives(
+        sender: Sender, tokens: TokenSigner, dns: Dns, rsa_key: dkim.GeneratedKey,
+        ed25519_key: dkim.GeneratedKey, smtp_sink: SmtpSink) -> None:
+    body = "Lines that SMTP must dot-stuff:\n\n.\n\n..two\n\n" + "Words. " * 300
+    campaign = make_campaign(body=body)
+    compiled = compile_campaign(campaign, [make_list()], layout=None, sender=sender,
+                                tokens=tokens, dkim=dkim.DkimSigner(rsa_key.key, ed25519_key.key))
+    outgoing = compiled.render(make_recipient())
+    with smtplib.SMTP(smtp_sink.host, smtp_sink.port) as client:
+        client.sendmail(outgoing.envelope_from, [outgoing.recipient], outgoing.data)
+    received = smtp_sink.wait_for(1)[0].data
+    assert verifies(received, dns, 0) and verifies(received, dns, 1)

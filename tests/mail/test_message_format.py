@@ -9,6 +9,8 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.mail.conftest import DOMAIN, make_campaign, make_list, make_recipient, parse
 from tests.support.smtp_sink import SmtpSink
@@ -358,3 +360,48 @@ def test_problems_in_a_markdown_body_name_the_line_as_written(sender: Sender,
     with pytest.raises(ValidationError) as raised:
         render(sender, tokens, body=body)
     assert raised.value.details["line"] == 8
+
+
+def test_archive_html_is_the_body_without_reader_data(sender: Sender,
+                                                      tokens: TokenSigner) -> None:
+    body = ("# Hello {{ subscriber.first_name }}\n\nNews <script>x()</script>.\n\n"
+            "{% if subscriber.attributes.plan == 'pro' %}Pro only{% endif %}"
+            "[Leave]({{ unsubscribe_url }})")
+    compiled = compile_campaign(make_campaign(body=body), [WEEKLY], layout=None, sender=sender,
+                                tokens=tokens, dkim=None)
+    html = compiled.archive_html()
+    assert html.startswith("<h1>Hello </h1>")
+    assert "News" in html and "script" not in html and "Pro only" not in html
+    assert "/u/" not in html and "\ue000" not in html and "Harbour" not in html
+
+
+FRAGMENTS = [
+    "# Heading {{ subscriber.first_name }}\n\n", "Plain words, ", "**bold** ", "*it* ",
+    "{{ subscriber.name }}", "{{ subscriber.attributes.city | upper }}",
+    "{% if subscriber.attributes.plan == 'pro' %}pro {% endif %}", "\n\n", "\t  trailing   \n",
+    "Grüße 🎉 ", "x" * 300, "=3D = ?= =?utf-8?q?x?= ", "<table><tr><td>cell</td></tr></table>",
+    "[link]({{ unsubscribe_url }}) ", ".\n", "From the start\n", "- item\n- item\n\n",
+    "<p style='color: red'>styled</p>", "&amp; &lt; < > \" '", "\u00a0\u2028\u200b",
+]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join),
+       name=st.text(max_size=30), city=st.text(max_size=20),
+       body_format=st.sampled_from(list(BodyFormat)))
+def test_any_body_makes_a_well_formed_message_that_preview_shows(
+        sender: Sender, tokens: TokenSigner, body: str, name: str, city: str,
+        body_format: BodyFormat) -> None:
+    compiled = compile_campaign(make_campaign(body=body or "x", body_format=body_format),
+                                [WEEKLY], layout=None, sender=sender, tokens=tokens, dkim=None)
+    reader = make_recipient(name=name, attributes={"city": city, "plan": "pro"})
+    raw = compiled.render(reader, now=1_800_000_000).data
+    assert raw.isascii()
+    assert max(map(len, raw.split(b"\r\n"))) <= 998
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    message = parse(raw)
+    preview = compiled.preview(reader, now=1_800_000_000)
+    assert message.get_body(("html",)).get_content() == preview.html
+    assert message.get_body(("plain",)).get_content() == preview.text
+    assert "1 Harbour Street" in preview.text and "/u/" in preview.text

@@ -140,3 +140,14 @@ def test_encoded_words_round_trip_any_text_within_75_characters(value: str, name
     assert headers.decode(written) == headers.clean("é" + value)
     phrase = headers.phrase("ü" + value)
     assert headers.decode(phrase) == headers.clean("ü" + value)
+
+
+@pytest.mark.parametrize("value", [
+    # binascii alone makes a 77-character line of this:
+    "xxxxx\n\t=.xxxxxxxxxx.\téé=xxxxx\t \t   é\txxxxxé xxxxxé.a \n\n=\né=xxxxx=\n=.xxxxx",
+    "x" * 76,  # 76 characters and then the soft break
+])
+def test_quoted_printable_lines_never_exceed_76(value: str) -> None:
+    encoded = mime.qp(value)
+    assert max(map(len, encoded.split(b"\r\n"))) <= 76
+    assert mime.decode_qp(encoded) == value

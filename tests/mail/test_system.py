@@ -90,7 +90,7 @@ def test_welcome_uses_the_list_text_with_merge_fields_and_is_a_list_message(
     assert message["Subject"] == "Welcome aboard, Ada!"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["List-Id"] == "Example Weekly <weekly.news.example.org>"
-    assert message["Feedback-ID"] == "welcome:weekly:welcome:exnews01"
+    assert message["Feedback-ID"] == "welcome:weekly:tx:exnews01"
     url = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))[0]
     assert tokens.verify(Purpose.UNSUBSCRIBE, url.rsplit("/", 1)[1], arity=3) == (9187, 1, 0)
     text = message.get_body(("plain",)).get_content()

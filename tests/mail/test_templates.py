@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from tidings.domain.errors import ValidationError
-from tidings.mail import templates
-from tidings.mail.templates import Kind, SlotTable
+from tidings.mail import slots, templates
+from tidings.mail.slots import SlotTable
+from tidings.mail.templates import Kind
 
 ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
@@ -71,7 +72,7 @@ def test_validate_refuses_every_escape_attempt(source: str) -> None:
 @pytest.mark.parametrize("source", ESCAPES)
 def test_escape_attempts_cannot_be_compiled(source: str) -> None:
     with pytest.raises(ValidationError):
-        templates.compile_source(source, SlotTable(), kind=Kind.BODY)
+        slots.compile_source(source, SlotTable(), kind=Kind.BODY)
 
 
 def _render_unchecked(source: str, context: dict[str, Any]) -> str:
@@ -96,7 +97,7 @@ def test_runaway_and_unsafe_templates_are_stopped_with_a_clear_message(source: s
                                                                         message: str) -> None:
     context = {"subscriber": {"name": "Ada", "attributes": {"city": "London"}}}
     with pytest.raises(ValidationError) as raised:
-        templates.compile_source(source, SlotTable(), kind=Kind.BODY).render(context)
+        slots.compile_source(source, SlotTable(), kind=Kind.BODY).render(context)
     assert message in raised.value.message
 
 
@@ -147,7 +148,7 @@ def test_loops_macros_and_local_names_are_fine() -> None:
               "{% for list in lists %}{{ item(list.name) }}{{ loop.index }}{% endfor %}"
               "{% set greeting = 'Hi' %}{{ greeting }} {% with n = 3 %}{{ n }}{% endwith %}")
     assert templates.validate(source) == []
-    compiled = templates.compile_source(source, SlotTable(), kind=Kind.BODY)
+    compiled = slots.compile_source(source, SlotTable(), kind=Kind.BODY)
     assert not compiled.per_reader
     output = compiled.render({"lists": [{"name": "A & B"}]})
     assert output == "<li>A &amp; B</li>1Hi 3"
@@ -168,7 +169,7 @@ def test_loops_macros_and_local_names_are_fine() -> None:
     ("{{ subscriber.attributes.items() }}", True),
 ])
 def test_which_templates_need_each_reader(source: str, per_reader: bool) -> None:
-    compiled = templates.compile_source(source, SlotTable(), kind=Kind.BODY)
+    compiled = slots.compile_source(source, SlotTable(), kind=Kind.BODY)
     assert compiled.per_reader is per_reader
 
 
@@ -192,14 +193,14 @@ reader_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=[
 
 
 @cache
-def _slot_cases() -> list[tuple[str, bool, str, templates.Slot, jinja2.Template]]:
+def _slot_cases() -> list[tuple[str, bool, str, slots.Slot, jinja2.Template]]:
     cases = []
     for html in (True, False):
         env = templates.environment(html)
         for expression in SLOT_EXPRESSIONS:
             source = "[{{ " + expression + " }}]"
             table = SlotTable()
-            compiled = templates.compile_source(source, table, kind=Kind.BODY if html
+            compiled = slots.compile_source(source, table, kind=Kind.BODY if html
                                                 else Kind.SUBJECT)
             assert not compiled.per_reader, expression
             (slot,) = table.slots
@@ -218,24 +219,24 @@ def test_slots_print_what_jinja_prints(name: str, city: str, first: str) -> None
         "list": {"name": f"List & {city}"},
     }
     for expression, html, marked, slot, reference in _slot_cases():
-        value = templates.evaluate(slot, scope, templates.environment(html))
+        value = slots.evaluate(slot, scope, templates.environment(html))
         printed = str(Markup.escape(value)) if html else str(value)
-        filled = marked.replace(templates.SLOT.search(marked).group(0), printed)  # type: ignore[union-attr]
+        filled = marked.replace(slots.SLOT.search(marked).group(0), printed)  # type: ignore[union-attr]
         assert filled == reference.render(scope), expression
 
 
 def test_slot_values_for_the_text_part_are_what_the_html_shows() -> None:
     table = SlotTable()
-    marked = templates.compile_source("{{ subscriber.name }}|{{ subscriber.name|e }}", table,
+    marked = slots.compile_source("{{ subscriber.name }}|{{ subscriber.name|e }}", table,
                                       kind=Kind.BODY).render({})
-    indexes = [int(m.group(1)) for m in templates.SLOT.finditer(marked)]
+    indexes = [int(m.group(1)) for m in slots.SLOT.finditer(marked)]
     text, html = table.values({"subscriber": {"name": "A <b>\n & c"}}, indexes, indexes)
     assert [html[i] for i in indexes] == ["A &lt;b&gt;\n &amp; c"] * 2
     assert [text[i] for i in indexes] == ["A <b> & c"] * 2
 
 
 def test_marker_characters_in_a_source_are_dropped() -> None:
-    compiled = templates.compile_source("a\ue000" + "0\ue001b", SlotTable(), kind=Kind.BODY)
+    compiled = slots.compile_source("a\ue000" + "0\ue001b", SlotTable(), kind=Kind.BODY)
     assert compiled.render({}) == "a0b"
 
 

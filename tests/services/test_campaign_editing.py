@@ -203,7 +203,7 @@ def test_preview_is_personal_and_names_the_reader(runtime: Runtime) -> None:
     assert "Weather in Oslo." in shown.text and "Weather in Oslo." in shown.html
     assert "/u/" in shown.html and "List-Unsubscribe" in headers
     anonymous = campaigns.preview(db, draft.uid, site=runtime.settings, tokens=runtime.tokens)
-    assert dict(anonymous.headers)["Subject"] == "For"
+    assert dict(anonymous.headers)["Subject"] == "For Reader"
     with pytest.raises(NotFound):
         campaigns.preview(db, draft.uid, site=runtime.settings, tokens=runtime.tokens,
                           subscriber="nobody@example.com")

@@ -37,9 +37,8 @@ json_values = st.one_of(scalars, st.none(), st.lists(scalars, max_size=3),
                         st.fixed_dictionaries({}, optional={"city": scalars, "zip": numbers}))
 KEYS = ("city", "age", "vip", "score", "tags", "address", "n-1", "_x")
 attributes = st.dictionaries(st.sampled_from(KEYS), json_values, max_size=5)
-PATHS = tuple(f"attributes.{k}" for k in KEYS) + (
-    "attributes.address.city", "attributes.address.zip", "attributes.tags.first",
-    "attributes.missing")
+PATHS = (*(f"attributes.{k}" for k in KEYS), "attributes.address.city",
+         "attributes.address.zip", "attributes.tags.first", "attributes.missing")
 moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 1, 1),
                        timezones=st.just(UTC))
 people = st.lists(st.builds(

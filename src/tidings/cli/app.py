@@ -15,6 +15,7 @@ from tidings.cli import (
     campaigns,
     db,
     feeds,
+    inbound,
     lists,
     segments,
     serve,
@@ -42,6 +43,7 @@ campaign_drafts.register(campaigns.app)
 app.add_typer(templates.app, name="templates")
 app.add_typer(segments.app, name="segments")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(inbound.app, name="inbound")
 serve.register(app)
 worker.register(app)
 

@@ -18,7 +18,7 @@ from tidings.cli.output import console, print_json
 from tidings.domain.campaigns import BodyFormat, Campaign
 from tidings.domain.errors import ValidationError
 from tidings.domain.timezones import zone
-from tidings.services import campaigns, scheduling, segments, templates
+from tidings.services import archive, campaigns, scheduling, segments, templates
 from tidings.services.campaigns import KEEP, Keep
 
 
@@ -207,10 +207,27 @@ def audience(ref: Annotated[str, typer.Argument(help="Campaign id.")]) -> None:
     console.print(str(campaigns.audience_count(context.runtime().db, ref)))
 
 
+def publish(
+    ref: Annotated[str, typer.Argument(help="Campaign id.")],
+    slug: Annotated[str | None, typer.Option("--slug", help="Address in the archive "
+                                             "(default: from the name).")] = None,
+) -> None:
+    """Publish a campaign to the public archive (it shows once it has gone out)."""
+    runtime = context.runtime()
+    done = archive.publish(runtime.db, ref, slug=slug, actor="cli")
+    console.print(f"{runtime.settings.base_url}/archive/{done.archive_slug}")
+
+
+def unpublish(ref: Annotated[str, typer.Argument(help="Campaign id.")]) -> None:
+    """Take a campaign off the public archive."""
+    console.print(f"Unpublished {archive.unpublish(context.runtime().db, ref, actor='cli').uid}.")
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``campaigns`` group."""
     for name, command in (("show", show), ("edit", edit), ("schedule", schedule),
                           ("unschedule", unschedule), ("held", held), ("clone", clone),
                           ("delete", delete), ("preview", preview), ("test", test),
-                          ("audience", audience)):
+                          ("audience", audience), ("publish", publish),
+                          ("unpublish", unpublish)):
         app.command(name)(command)

@@ -24,10 +24,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tidings.db import audience
 from tidings.db.tables import bounces, campaigns, deliveries, subscribers, subscriptions
 from tidings.db.upsert import upsert
 from tidings.domain.deliveries import DeliveryStatus
@@ -63,16 +65,29 @@ class Outcome:
 
 
 def _confirmed_on(list_ids: Sequence[int]) -> ColumnElement[bool]:
+    """Confirmed on one of ``list_ids``; with none (a segment-only campaign), on any list."""
     member = subscriptions.alias("member")
-    return exists().where(
+    confirmed = exists().where(
         member.c.subscriber_id == subscribers.c.id,
-        member.c.list_id.in_(list(list_ids)),
         member.c.status == "confirmed",
-    ).correlate(subscribers)
+    )
+    if list_ids:
+        confirmed = confirmed.where(member.c.list_id.in_(list(list_ids)))
+    return confirmed.correlate(subscribers)
 
 
 def _eligible(list_ids: Sequence[int]) -> ColumnElement[bool]:
     return and_(subscribers.c.status == "enabled", _confirmed_on(list_ids))
+
+
+def _in_segment(conn: Connection, campaign_id: int) -> ColumnElement[bool]:
+    """The campaign's segment as a condition (true without one), anchored at its start."""
+    row = conn.execute(select(campaigns.c.segment_id, campaigns.c.started_at)
+                       .where(campaigns.c.id == campaign_id)).one_or_none()
+    if row is None or row.segment_id is None:
+        return true()
+    condition = audience.segment_condition(conn, row.segment_id, row.started_at)
+    return true() if condition is None else condition
 
 
 _READER_COLUMNS = (subscribers.c.id, subscribers.c.uid, subscribers.c.email,
@@ -106,7 +121,8 @@ def claim_new(conn: Connection, campaign_id: int, list_ids: Sequence[int], *, af
     """
     rows = conn.execute(
         select(*_READER_COLUMNS)
-        .where(subscribers.c.id > after_id, subscribers.c.id <= max_id, _eligible(list_ids))
+        .where(subscribers.c.id > after_id, subscribers.c.id <= max_id, _eligible(list_ids),
+               _in_segment(conn, campaign_id))
         .order_by(subscribers.c.id).limit(limit)).all()
     if not rows:
         return [], None
@@ -159,7 +175,8 @@ def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *
     if not due:
         return [], 0
     rows = conn.execute(select(*_READER_COLUMNS)
-                        .where(subscribers.c.id.in_(due), _eligible(list_ids))
+                        .where(subscribers.c.id.in_(due), _eligible(list_ids),
+                               _in_segment(conn, campaign_id))
                         .order_by(subscribers.c.id)).all()
     eligible = {r.id for r in rows}
     gone = [sid for sid in due if sid not in eligible]

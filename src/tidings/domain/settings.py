@@ -141,6 +141,13 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
     RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "
                    "time passed longer ago than this (the server was down) is held for a "
                    "decision instead of starting late.", _minutes),
+    RuntimeSetting("bounce.soft_threshold", int, 5, "Soft bounces within the window after "
+                   "which a subscriber is blocklisted.", _positive),
+    RuntimeSetting("bounce.soft_window_days", int, 7, "The window, in days, in which soft "
+                   "bounces are counted.", _positive),
+    RuntimeSetting("bounce.complaint_pause_rate", float, 0.003, "A running campaign pauses "
+                   "when complaints reach this share of its sent messages (and at least 3); "
+                   "Gmail's ceiling is 0.3%.", _positive),
     RuntimeSetting("setup.completed", bool, False, "Whether the first-run setup has been done."),
 )
 

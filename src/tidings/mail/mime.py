@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tidings.mail.templates import SLOT
+from tidings.mail.slots import SLOT
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_EOL = re.compile(rb" \r\n")
@@ -39,6 +39,7 @@ def new_boundary(seed: str | None = None) -> str:
     return "=_tidings_" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
 
 
+_MAX_QP_LINE = 76
 _PLAIN_LINE = re.compile(r"[!-<>-~]([ -<>-~]{0,70}[!-<>-~])?\Z")
 
 
@@ -50,7 +51,25 @@ def qp(text: str) -> bytes:
         return text.encode("ascii") + b"=\r\n"
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
-    return encoded if encoded.endswith(b"\r\n") else encoded + b"=\r\n"
+    if not encoded.endswith(b"\r\n"):
+        encoded += b"=\r\n"
+    if len(encoded) > _MAX_QP_LINE and max(map(len, encoded.split(b"\r\n"))) > _MAX_QP_LINE:
+        encoded = _rewrap(encoded)
+    return encoded
+
+
+def _rewrap(encoded: bytes) -> bytes:
+    """Soft-break lines longer than 76 characters (binascii lets a few reach 77)."""
+    lines = []
+    for line in encoded.split(b"\r\n"):
+        while len(line) > _MAX_QP_LINE:
+            cut = _MAX_QP_LINE - 1
+            while line[cut - 1:cut] == b"=" or line[cut - 2:cut - 1] == b"=":
+                cut -= 1  # never inside an =XX escape
+            lines.append(line[:cut] + b"=")
+            line = line[cut:]
+        lines.append(line)
+    return b"\r\n".join(lines)
 
 
 def decode_qp(data: bytes) -> str:

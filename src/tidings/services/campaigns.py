@@ -10,6 +10,9 @@ and left as it was.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any, Protocol
@@ -42,8 +45,11 @@ from tidings.services import templates as template_service
 from tidings.services.lists import find as find_list
 
 MAX_TEST_ADDRESSES = 10
+COMPILED_SECONDS = 300.0
+COMPILED_KEPT = 32
+_COMPILED = "campaigns.compiled"
 #: The reader of previews without a subscriber, and of the public archive.
-PLACEHOLDER = Recipient(subscriber_id=0, uid="", email="reader@example.com", name="")
+PLACEHOLDER = Recipient(subscriber_id=0, uid="", email="reader@example.com", name="Reader")
 
 
 class Keep(Enum):
@@ -258,8 +264,8 @@ def preview(db: Database, ref: str, *, site: Site, tokens: TokenSigner,
     """The message ``subscriber`` (address, id) would receive, as HTML, text and headers.
 
     It is built exactly as the sending engine builds it, so it equals what the relay
-    gets (apart from the Date and DKIM-Signature headers). Without ``subscriber`` a
-    placeholder reader with no name is used.
+    gets (apart from the Date header, the MIME boundary and the DKIM signature).
+    Without ``subscriber`` a placeholder reader, "Reader" <reader@example.com>, is used.
     """
     with db.read() as conn:
         campaign = find(conn, ref)
@@ -270,21 +276,38 @@ def preview(db: Database, ref: str, *, site: Site, tokens: TokenSigner,
                          .items() if sub.status is SubscriptionStatus.CONFIRMED}
             recipient = Recipient.from_subscriber(
                 found, tuple(lid for lid in campaign.list_ids if lid in confirmed))
-    return compiled(db, campaign, site=site, tokens=tokens).preview(recipient)
+    return preview_for(db, campaign, recipient, site=site, tokens=tokens)
 
 
-def compiled(db: Database, campaign: Campaign, *, site: Site,
-             tokens: TokenSigner) -> CompiledCampaign:
-    """``campaign`` compiled by :func:`tidings.mail.campaign.compile_campaign` with the
-    publisher's settings, its lists and its layout, as the sending engine does."""
+def preview_for(db: Database, campaign: Campaign, recipient: Recipient, *, site: Site,
+                tokens: TokenSigner) -> Preview:
+    """:meth:`CompiledCampaign.preview` of ``campaign`` for ``recipient``.
+
+    The compiled campaign is kept (per process, a few minutes) for as long as nothing
+    it was built from changes: the campaign, its lists and layout, the runtime
+    settings. Switching between readers in a preview then costs a render, not a
+    compilation.
+    """
     values = runtime_settings.get_all(db)
-    sender = Sender.from_settings(site, values)
     with db.read() as conn:
         lists = mailing.lists_in_order(conn, campaign.list_ids)
         layout = mailing.layout(conn, campaign.template_id)
-    # Previews leave out the DKIM signature (it depends on the signing time), so no signer.
-    return compile_campaign(campaign, lists, layout=layout, sender=sender, tokens=tokens,
-                            dkim=None)
+    key = (campaign.id, campaign.updated_at, tuple((m.id, m.updated_at) for m in lists),
+           layout, json.dumps(values, sort_keys=True, default=str), site.base_url,
+           site.mail_domain, id(tokens))
+    cache: dict[tuple[Any, ...], tuple[float, CompiledCampaign, threading.Lock]] = \
+        db.cache.setdefault(_COMPILED, {})
+    entry = cache.get(key)
+    if entry is None or time.monotonic() - entry[0] > COMPILED_SECONDS:
+        built = compile_campaign(campaign, lists, layout=layout,
+                                 sender=Sender.from_settings(site, values), tokens=tokens,
+                                 dkim=None)
+        entry = (time.monotonic(), built, threading.Lock())
+        if len(cache) >= COMPILED_KEPT:
+            cache.clear()
+        cache[key] = entry
+    with entry[2]:  # a compiled campaign keeps caches of its own: one reader at a time
+        return entry[1].preview(recipient)
 
 
 def audience_count(db: Database, ref: str) -> int:

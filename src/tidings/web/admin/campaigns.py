@@ -186,13 +186,15 @@ async def live_preview(request: Request, user: Writer, uid: str) -> Response:
         template_id, segment_id = _ids(request, fields)
         list_ids = tuple(m.id for m in lists.resolve(rt.db, fields["lists"]))
         base = campaigns.get(rt.db, uid) if uid != "new" else _blank()
+        # A fresh updated_at: the text differs from what is saved, never reuse its build.
         draft = dataclasses.replace(base, subject=subject, body=body, body_format=fmt,
                                     from_name=fields["from_name"],
                                     from_email=fields["from_email"],
                                     reply_to=fields["reply_to"], list_ids=list_ids,
-                                    template_id=template_id, segment_id=segment_id)
-        compiled = campaigns.compiled(rt.db, draft, site=rt.settings, tokens=rt.tokens)
-        preview = compiled.preview(campaigns.PLACEHOLDER)
+                                    template_id=template_id, segment_id=segment_id,
+                                    updated_at=utcnow())
+        preview = campaigns.preview_for(rt.db, draft, campaigns.PLACEHOLDER, site=rt.settings,
+                                        tokens=rt.tokens)
     except (ValidationError, NotFound) as exc:
         return _problem_page(exc)
     return _message(preview.html)

@@ -8,7 +8,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tidings.services.signup_guard import SignupGuard
-from tidings.web.public import api, confirm, embed, preferences, signup, unsubscribe
+from tidings.web.public import (
+    api,
+    archive,
+    confirm,
+    embed,
+    preferences,
+    signup,
+    unsubscribe,
+)
 
 
 def mount(app: FastAPI) -> None:
@@ -21,3 +29,4 @@ def mount(app: FastAPI) -> None:
     app.include_router(confirm.router)
     app.include_router(unsubscribe.router)
     app.include_router(preferences.router)
+    app.include_router(archive.router)

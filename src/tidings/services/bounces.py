@@ -1,0 +1,111 @@
+"""Recording bounces and complaints, and acting on them.
+
+=============  ===========================================================================
+kind           action
+=============  ===========================================================================
+hard           blocklist the subscriber and suppress the address (it does not exist)
+soft           record; blocklist after ``bounce.soft_threshold`` within the window
+complaint      unsubscribe from every list, blocklist, suppress; a running campaign pauses
+               when complaints reach ``bounce.complaint_pause_rate`` of what it sent
+sender_config  record for the operator (an audit event); the address is not at fault
+ignore         nothing (auto-replies, not-spam reports)
+=============  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Connection
+
+from tidings.db import bounces as db_bounces
+from tidings.db import campaigns as db_campaigns
+from tidings.db import consents, events
+from tidings.db import subscribers as db_subscribers
+from tidings.db import subscriptions as db_subscriptions
+from tidings.db.database import Database
+from tidings.db.types import utcnow
+from tidings.domain import campaigns as campaign_states
+from tidings.domain.bounces import BounceKind
+from tidings.domain.campaigns import CampaignStatus
+from tidings.domain.subscribers import SubscriberStatus
+from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.services import runtime_settings, suppressions
+
+MIN_COMPLAINTS_TO_PAUSE = 3
+
+
+def record(db: Database, *, subscriber_id: int | None, campaign_id: int | None,
+           kind: BounceKind, source: str, status: str | None = None,
+           diagnostic: str | None = None) -> None:
+    """Record one bounce or complaint and apply the action of its kind, in one transaction."""
+    if kind is BounceKind.IGNORE:
+        return
+    values = runtime_settings.get_all(db)
+    now = utcnow()
+    with db.write() as conn:
+        subscriber = db_subscribers.get(conn, subscriber_id) if subscriber_id else None
+        if campaign_id is not None and db_campaigns.get(conn, campaign_id) is None:
+            campaign_id = None
+        db_bounces.insert_bounce(conn, subscriber_id=subscriber.id if subscriber else None,
+                                 campaign_id=campaign_id, kind=str(kind), source=source,
+                                 status_code=status, diagnostic=(diagnostic or "")[:2000],
+                                 now=now)
+        if kind is BounceKind.SENDER_CONFIG:
+            events.record(conn, "delivery.sender_config", now, actor="bounces",
+                          subject_type="campaign" if campaign_id else None,
+                          subject_id=campaign_id,
+                          data={"status": status, "diagnostic": (diagnostic or "")[:300]})
+            return
+        if subscriber is None:
+            return
+        if kind is BounceKind.HARD:
+            _block(conn, subscriber.id, subscriber.email, "hard_bounce")
+        elif kind is BounceKind.SOFT:
+            window = now - timedelta(days=int(values["bounce.soft_window_days"]))
+            if db_bounces.count_since(conn, subscriber_id=subscriber.id, kind="soft",
+                                      since=window) >= int(values["bounce.soft_threshold"]):
+                _block(conn, subscriber.id, None, "soft_bounces")
+        elif kind is BounceKind.COMPLAINT:
+            _unsubscribe_all(conn, subscriber.id)
+            _block(conn, subscriber.id, subscriber.email, "complaint")
+            if campaign_id is not None:
+                _pause_on_complaints(conn, campaign_id,
+                                     float(values["bounce.complaint_pause_rate"]))
+
+
+def _block(conn: Connection, subscriber_id: int, email: str | None, reason: str) -> None:
+    now = utcnow()
+    db_subscribers.update_subscriber(conn, subscriber_id, now,
+                                     status=SubscriberStatus.BLOCKLISTED)
+    if email is not None:
+        suppressions.suppress(conn, email, reason)
+    events.record(conn, "subscriber.blocklisted", now, actor="bounces",
+                  subject_type="subscriber", subject_id=subscriber_id, data={"reason": reason})
+
+
+def _unsubscribe_all(conn: Connection, subscriber_id: int) -> None:
+    now = utcnow()
+    current = db_subscriptions.for_subscriber(conn, subscriber_id)
+    active = [s for s in current.values() if s.status is not SubscriptionStatus.UNSUBSCRIBED]
+    for sub in active:
+        db_subscriptions.put(conn, subscriber_id, sub.list_id, SubscriptionStatus.UNSUBSCRIBED,
+                             now, existing=sub)
+    if active:
+        consents.record(conn, subscriber_id=subscriber_id, action="unsubscribe",
+                        source="complaint", list_ids=[s.list_id for s in active], now=now)
+
+
+def _pause_on_complaints(conn: Connection, campaign_id: int, rate: float) -> None:
+    campaign = db_campaigns.get(conn, campaign_id)
+    if campaign is None or campaign.status is not CampaignStatus.RUNNING:
+        return
+    complaints = db_bounces.count_for_campaign(conn, campaign_id, "complaint")
+    if complaints >= MIN_COMPLAINTS_TO_PAUSE and complaints >= rate * max(campaign.sent, 1):
+        now = utcnow()
+        campaign_states.transition(campaign.status, CampaignStatus.PAUSED)
+        db_campaigns.update_campaign(conn, campaign_id, now, status=CampaignStatus.PAUSED)
+        events.record(conn, "campaign.paused", now, actor="bounces", subject_type="campaign",
+                      subject_id=campaign_id,
+                      data={"reason": "complaint rate", "complaints": complaints,
+                            "sent": campaign.sent})
