@@ -28,7 +28,7 @@ FAST_RETRY = RetryPolicy(base=0.2, factor=2.0, cap=5.0, max_attempts=4)
 
 def make_engine(runtime: Runtime, transport: Transport, **kw: Any) -> Engine:
     """The real engine of ``runtime`` (mail built by tidings.mail), with fast retries."""
-    engine = setup.engine_for(runtime, transport=transport)
+    engine = setup.engine_for(runtime, transport=transport, processes=0)
     engine.policy = engine.outbox_policy = FAST_RETRY
     for name, value in kw.items():
         setattr(engine, name, value)

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from tests.delivery.conftest import (
@@ -25,6 +26,7 @@ from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.tables import bounces, deliveries, leases
 from tidings.db.types import utcnow
+from tidings.delivery.rendering import RenderPool
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.domain.subscriptions import SubscriptionStatus
@@ -35,11 +37,14 @@ def finished(runtime: Runtime, uid: str) -> Callable[[], bool]:
     return lambda: campaigns.get(runtime.db, uid).status is CampaignStatus.FINISHED
 
 
+@pytest.mark.parametrize("processes", [0, 1], ids=["inline", "render-process"])
 def test_every_reader_gets_exactly_one_message(runtime: Runtime, sink: SmtpSink,
-                                               run_worker: Callable[..., Running]) -> None:
+                                               run_worker: Callable[..., Running],
+                                               processes: int) -> None:
     emails = audience(runtime.db, 120)
     campaign = started(runtime.db)
-    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=3"), batch_size=25)
+    engine = make_engine(runtime, smtp_transport(sink.url + "?pool=3"), batch_size=25,
+                         render_pool=RenderPool(processes) if processes else None)
     run_worker(engine)
     wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
     received = Counter(m.rcpt_tos[0] for m in sink.messages)
@@ -47,6 +52,8 @@ def test_every_reader_gets_exactly_one_message(runtime: Runtime, sink: SmtpSink,
     assert set(received.values()) == {1}
     assert all(len(m.rcpt_tos) == 1 for m in sink.messages)
     assert len({m.mail_from for m in sink.messages}) == len(emails)  # VERP: one sender each
+    for m in sink.messages[:5]:  # each reader's own message, not a neighbour's
+        assert m.message["To"].addresses[0].addr_spec == m.rcpt_tos[0]
     done = campaigns.get(runtime.db, campaign.uid)
     assert (done.sent, done.failed, done.total) == (120, 0, 120)
     with runtime.db.read() as conn:

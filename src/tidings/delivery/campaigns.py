@@ -32,7 +32,8 @@ from tidings.db import deliveries as ledger
 from tidings.db import leases
 from tidings.db.deliveries import Outcome, Reader
 from tidings.db.types import utcnow
-from tidings.delivery.engine import Engine, Renderer, holder_is_dead
+from tidings.delivery.engine import Engine, holder_is_dead
+from tidings.delivery.rendering import BatchRenderer
 from tidings.delivery.smtp import Reply
 from tidings.delivery.transport import UNSENT, Job, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
@@ -45,7 +46,9 @@ log = logging.getLogger("tidings.delivery")
 WATCH_INTERVAL = 0.25     # how often the campaign row is read (pause, cancel)
 FLUSH_INTERVAL = 0.25     # how often outcomes are written to the ledger
 RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
-IN_FLIGHT = 2             # batches handed to the transport at once
+IN_FLIGHT = 2             # batches being sent at once
+SLICE = 200               # readers rendered together
+SLICES_AHEAD = 3          # rendered slices a batch may have waiting for the relay
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
@@ -102,54 +105,60 @@ def claim(engine: Engine, campaign: Campaign, after_id: int, limit: int) -> tupl
     return batch, upto
 
 
-def render(renderer: Renderer, batch: Batch) -> tuple[Ticket, list[Outcome]]:
-    """Build the batch's messages; a reader whose message cannot be built fails now."""
-    ticket = Ticket()
-    failed = []
-    for reader in batch.readers:
-        try:
-            message = renderer.render(reader)
-        except Exception as exc:  # a template error for this reader's data, ...
-            log.warning("campaign %s: cannot build the message to subscriber %s: %s",
-                        batch.campaign_id, reader.id, exc)
-            failed.append(Outcome(reader.id, DeliveryStatus.FAILED, None,
-                                  f"Cannot build the message: {exc}"[:512], attempted=False))
-            continue
-        ticket.add(message.envelope_from, message.recipient, message.data, reader.id)
-    return ticket, failed
-
-
-async def deliver(engine: Engine, renderer: Renderer, batch: Batch, *,
+async def deliver(engine: Engine, renderer: BatchRenderer, batch: Batch, *,
                   tickets: set[Ticket] | None = None,
-                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+                  on_outcome: Callable[[Outcome], None] | None = None,
+                  stop: asyncio.Event | None = None) -> list[Outcome]:
     """Render and send a batch; return each reader's outcome in the ledger's terms.
 
-    ``on_outcome`` hears of each outcome as soon as the relay answers, so that a
-    crash mid-batch repeats as little as possible.
+    The batch is rendered in slices, a few ahead of the relay, so that memory holds
+    a few hundred messages, never a whole batch. ``on_outcome`` hears of each
+    outcome as soon as the relay answers (so a crash mid-batch repeats as little as
+    possible). Once ``stop`` is set, slices not yet handed over come back unsent.
     """
-    ticket, outcomes = render(renderer, batch)
     attempts = {r.id: r.attempts for r in batch.readers}
-    if on_outcome is not None:
-        for found in outcomes:
-            on_outcome(found)
+    outcomes: list[Outcome] = []
 
-        def heard(job: Job) -> None:
-            on_outcome(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT,
-                               utcnow()))
-        ticket.on_reply = heard
-    if tickets is not None:
-        tickets.add(ticket)
+    def tell(found: Outcome) -> None:
+        if on_outcome is not None:
+            on_outcome(found)
+        else:
+            outcomes.append(found)
+
+    def heard(job: Job) -> None:
+        tell(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT, utcnow()))
+
+    waiting: deque[Ticket] = deque()
+    slices = [batch.readers[i:i + SLICE] for i in range(0, len(batch.readers), SLICE)]
     try:
-        engine.transport.submit(ticket)
-        jobs = await ticket.wait()
+        for number, part in enumerate(slices):
+            if stop is not None and stop.is_set():
+                for rest in slices[number:]:
+                    for reader in rest:
+                        tell(Outcome(reader.id, DeliveryStatus.RETRY, None, None,
+                                     attempted=False, next_attempt_at=utcnow()))
+                break
+            while len(waiting) >= SLICES_AHEAD:
+                sent = waiting.popleft()
+                await sent.wait()
+                if tickets is not None:
+                    tickets.discard(sent)
+            ticket = Ticket(on_reply=heard)
+            for reader, made in zip(part, await renderer.render(part), strict=True):
+                if isinstance(made, str):
+                    tell(Outcome(reader.id, DeliveryStatus.FAILED, None, made, attempted=False))
+                else:
+                    ticket.add(made[0], made[1], made[2], reader.id)
+            if tickets is not None:
+                tickets.add(ticket)
+            engine.transport.submit(ticket)
+            waiting.append(ticket)
+        for ticket in waiting:
+            await ticket.wait()
     finally:
         if tickets is not None:
-            tickets.discard(ticket)
-    if on_outcome is not None:
-        return outcomes
-    now = utcnow()
-    outcomes.extend(outcome(engine, job.key, attempts[job.key], job.reply or UNSENT, now)
-                    for job in jobs)
+            for ticket in waiting:
+                tickets.discard(ticket)
     return outcomes
 
 
@@ -277,13 +286,15 @@ class CampaignRun:
         self._meter = _Meter(campaign.total, campaign.sent, campaign.failed,
                              counts[DeliveryStatus.SKIPPED])
         try:
-            renderer = await asyncio.to_thread(engine.compose, engine.db, campaign)
+            compiled = await asyncio.to_thread(engine.compose, engine.db, campaign)
         except TidingsError as exc:
             # A template that cannot be compiled will not compile on retry either:
             # pause, and say why where the UI and `campaigns status` look.
             log.error("campaign %s cannot be built, pausing it: %s", campaign.uid, exc.message)
             await asyncio.to_thread(self._pause_with, exc.message)
             return
+        renderer = BatchRenderer(compiled, f"{campaign.id}:{campaign.updated_at}",
+                                 engine.render_pool)
         exhausted = False
         log.info("campaign %s: sending (%d readers, %s)", campaign.uid, campaign.total,
                  engine.transport.describe())
@@ -305,10 +316,10 @@ class CampaignRun:
             if exhausted and await self._idle_or_done():
                 return
 
-    async def _deliver(self, renderer: Renderer, batch: Batch) -> None:
+    async def _deliver(self, renderer: BatchRenderer, batch: Batch) -> None:
         try:
             await deliver(self.engine, renderer, batch, tickets=self._tickets,
-                          on_outcome=self._heard)
+                          on_outcome=self._heard, stop=self.stop)
         except Exception:
             log.exception("campaign %s: a batch failed", self.campaign_id)
             self.stop.set()

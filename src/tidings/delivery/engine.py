@@ -7,13 +7,16 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.db.database import Database
 from tidings.db.deliveries import Reader
 from tidings.delivery.retry import RetryPolicy
 from tidings.delivery.transport import Transport
 from tidings.domain.campaigns import Campaign
+
+if TYPE_CHECKING:
+    from tidings.delivery.rendering import RenderPool
 
 
 class Message(Protocol):
@@ -79,6 +82,7 @@ class Engine:
     batch_size: int = 1000
     max_rate: float | None = None  # messages per second the transport allows, if limited
     lease_ttl: float = 30.0
+    render_pool: RenderPool | None = None  # processes that render; None: render inline
 
     def chunk_size(self) -> int:
         """How many readers to claim at once: about half a second of sending."""

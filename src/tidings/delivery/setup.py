@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from tidings.bootstrap import Runtime
 from tidings.config import Settings
 from tidings.delivery import compose, relays
 from tidings.delivery.capture import CaptureTransport
 from tidings.delivery.engine import Engine
 from tidings.delivery.pool import SmtpTransport
+from tidings.delivery.rendering import RenderPool
 from tidings.delivery.transport import Transport
 
 
@@ -31,12 +34,25 @@ def max_rate(settings: Settings) -> float | None:
     return total
 
 
-def engine_for(runtime: Runtime, *, transport: Transport | None = None) -> Engine:
-    """The engine of a process: its transport, mail builders and rate (from settings)."""
+def render_processes() -> int:
+    """Processes that render campaign messages: one per core, none on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    return min(cores, 8) if cores > 1 else 0
+
+
+def engine_for(runtime: Runtime, *, transport: Transport | None = None,
+               processes: int | None = None) -> Engine:
+    """The engine of a process: its transport, mail builders and rate (from settings).
+
+    ``processes`` render campaign messages (default :func:`render_processes`; 0
+    renders in the worker's own loop).
+    """
     settings = runtime.settings
+    count = render_processes() if processes is None else processes
     return Engine(
         db=runtime.db, transport=transport or transport_for(settings),
         compose=compose.composer(settings.base_url, settings.mail_domain, runtime.tokens),
         build_system=compose.system_builder(settings.base_url, settings.mail_domain,
                                             runtime.tokens),
-        max_rate=max_rate(settings))
+        max_rate=max_rate(settings), render_pool=RenderPool(count) if count else None)

@@ -76,6 +76,8 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.transport.close()
+            if engine.render_pool is not None:
+                await asyncio.to_thread(engine.render_pool.close)
             if self.heartbeat:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._release)

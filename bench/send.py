@@ -1,0 +1,201 @@
+"""Campaign sending throughput: Tidings' engine vs. the smtp-source ceiling, same sink.
+
+For each audience size and DKIM mode, a fresh process builds an SQLite database with
+that many confirmed readers, a ~20 KB HTML issue personalised per reader, and sends
+it through the real worker (ledger, pipelined SMTP pool) into Postfix's smtp-sink on
+loopback. The ceiling is smtp-source (8 sessions, connections kept open) sending
+messages of the same size into the same sink in the same run.
+
+    python bench/send.py                       # 20,000 and 200,000, DKIM off and RSA
+    python bench/send.py --sizes 20000 --dkim off
+
+Prints messages per second, the ceiling, their ratio and the peak RSS of the sending
+process. Needs /usr/sbin/smtp-sink and /usr/sbin/smtp-source (never starts postfix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sqlalchemy import insert  # noqa: E402
+
+from tidings import bootstrap, config  # noqa: E402
+from tidings.db import migrate  # noqa: E402
+from tidings.db.tables import lists, subscribers, subscriptions  # noqa: E402
+from tidings.db.types import utcnow  # noqa: E402
+from tidings.delivery import setup  # noqa: E402
+from tidings.delivery.worker import Worker, new_loop  # noqa: E402
+from tidings.domain.campaigns import BodyFormat, CampaignStatus  # noqa: E402
+from tidings.mail import dkim  # noqa: E402
+from tidings.services import campaigns, runtime_settings, sending  # noqa: E402
+
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+POOL = 8
+
+PARAGRAPH = (
+    "<p>City council members met late on Tuesday to debate the proposed budget for the "
+    "coming year, which includes new funding for public transport, libraries and the "
+    "renovation of three primary schools. <a href=\"https://example.org/story/{n}\">Read "
+    "the full story</a> on our website, where you will also find the documents.</p>\n")
+
+
+def issue_html() -> str:
+    """A realistic issue: headline, personal greeting, ~20 KB of stories and links."""
+    stories = []
+    for n in range(20):
+        stories.append(f"<h2>Story {n + 1}: what changed this week</h2>\n"
+                       + PARAGRAPH.replace("{n}", str(n)) * 1)
+    return ("<h1>The Morning Briefing</h1>\n<p>Good morning {{ subscriber.name }},</p>\n"
+            + "".join(stories) + "<p>Thanks for reading, {{ subscriber.name }}.</p>\n")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def smtp_sink(port: int) -> Iterator[None]:
+    proc = subprocess.Popen([SINK, "-u", "nobody", "-m", "1024", f"127.0.0.1:{port}",
+                             "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("smtp-sink did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def ceiling(port: int, count: int, size: int) -> float:
+    start = time.perf_counter()
+    subprocess.run([SOURCE, "-s", "8", "-m", str(count), "-M", "localhost", "-f",
+                    "news@example.org", "-t", "reader@example.com", "-d", "-l", str(size),
+                    f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+    return count / (time.perf_counter() - start)
+
+
+def populate(runtime: bootstrap.Runtime, count: int) -> None:
+    now = utcnow()
+    with runtime.db.write() as conn:
+        conn.execute(insert(lists).values(uid="benchlist000000a", slug="briefing",
+                                          name="The Morning Briefing", description="",
+                                          visibility="public", optin="single",
+                                          created_at=now, updated_at=now))
+        step = 20_000
+        for first in range(1, count + 1, step):
+            ids = range(first, min(first + step, count + 1))
+            conn.execute(insert(subscribers), [
+                {"id": i, "uid": f"bench{i:011d}", "email": f"reader{i}@example.com",
+                 "name": f"Reader {i}", "attributes": {"city": "Oslo"}, "status": "enabled",
+                 "created_at": now, "updated_at": now} for i in ids])
+            conn.execute(insert(subscriptions), [
+                {"subscriber_id": i, "list_id": 1, "status": "confirmed", "confirmed_at": now,
+                 "created_at": now, "updated_at": now} for i in ids])
+
+
+def run_case(count: int, mode: str, port: int, directory: Path) -> dict[str, object]:
+    """One measurement, in this (fresh) process."""
+    settings = config.load(environ={}, data_dir=directory, secret_key="bench-secret-0123456789",
+                           base_url="https://news.example.org",
+                           smtp_url=f"smtp+plain://127.0.0.1:{port}?pool={POOL}")
+    runtime = bootstrap.build(settings)
+    migrate.upgrade(runtime.db)
+    populate(runtime, count)
+    values = {"publisher.name": "The Morning Briefing",
+              "publisher.postal_address": "1 Example Street, Oslo",
+              "mail.from_email": "briefing@news.example.org"}
+    if mode == "rsa":
+        key = dkim.generate_key("news.example.org", "bench", "rsa-sha256").key
+        values["dkim.keys"] = [{"domain": key.domain, "selector": key.selector,
+                                "algorithm": str(key.algorithm),
+                                "private_key": key.private_key}]
+    runtime_settings.update(runtime.db, values)
+    draft = campaigns.create(runtime.db, name="Bench", subject="Briefing for {{ subscriber.name }}",
+                             body=issue_html(), body_format=BodyFormat.HTML,
+                             lists=["briefing"])
+    engine = setup.engine_for(runtime)
+    sample = engine.compose(runtime.db, draft)
+    from tidings.db.deliveries import Reader
+    size = len(sample.render(Reader(1, "x", "reader1@example.com", "Reader 1", {}, (1,))).data)
+
+    async def send() -> float:
+        stop = asyncio.Event()
+        worker = Worker(engine, campaign_ids=None, outbox=False, schedules=False,
+                        heartbeat=False)
+        task = asyncio.create_task(worker.run(stop))
+        start = time.perf_counter()
+        await asyncio.to_thread(sending.start, runtime.db, draft.uid)
+        while (await asyncio.to_thread(campaigns.get, runtime.db, draft.uid)).status \
+                is CampaignStatus.RUNNING:
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - start
+        stop.set()
+        await task
+        return elapsed
+
+    loop = new_loop()
+    elapsed = loop.run_until_complete(send())
+    loop.close()
+    done = campaigns.get(runtime.db, draft.uid)
+    runtime.close()
+    return {"count": count, "mode": mode, "size": size, "sent": done.sent,
+            "failed": done.failed, "rate": done.sent / elapsed,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
+    parser.add_argument("--dkim", nargs="+", default=["off", "rsa"], choices=["off", "rsa"])
+    parser.add_argument("--case", nargs=3, metavar=("COUNT", "MODE", "PORT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_case(int(args.case[0]), args.case[1], int(args.case[2]), Path(tmp))
+        print(json.dumps(result))
+        return
+    port = free_port()
+    rows = []
+    with smtp_sink(port):
+        for count in args.sizes:
+            for mode in args.dkim:
+                out = subprocess.run([sys.executable, __file__, "--case", str(count), mode,
+                                      str(port)], check=True, capture_output=True, text=True)
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                top = ceiling(port, min(count, 50_000), int(result["size"]))
+                rows.append((result, top))
+                print(f"  {count:>7,} readers, DKIM {mode:<3}: {result['rate']:>7,.0f} msg/s "
+                      f"(ceiling {top:,.0f})", file=sys.stderr)
+    print(f"\n{'readers':>8} {'DKIM':>5} {'size':>7} {'Tidings msg/s':>14} "
+          f"{'ceiling msg/s':>14} {'ratio':>6} {'peak RSS':>9}")
+    for result, top in rows:
+        print(f"{result['count']:>8,} {result['mode']:>5} {result['size']:>7,} "
+              f"{result['rate']:>14,.0f} {top:>14,.0f} {result['rate'] / top:>6.2f} "
+              f"{result['rss_mb']:>7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
