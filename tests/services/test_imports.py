@@ -431,3 +431,19 @@ def test_a_background_job_runs_a_saved_upload(db: Database, tmp_path: Path) -> N
     import_jobs.start(db, job.uid, upload).join(timeout=60)
     assert import_jobs.get(db, job.uid).imported == 1
     assert not upload.exists()
+
+
+def test_an_erasure_during_the_import_refuses_it(db: Database) -> None:
+    from tidings.domain.errors import Conflict
+
+    class ErasingMidway(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > 0 and not suppressions.is_suppressed(db, "late@example.com"):
+                with db.write() as conn:
+                    suppressions.suppress(conn, "late@example.com", "erased")
+            return super().read(size)
+
+    data = "email\nlate@example.com\n" + "".join(f"r{i}@example.com\n" for i in range(30_000))
+    with pytest.raises(Conflict):
+        imports.run(db, ErasingMidway(data.encode()), ImportOptions(lists=("daily",)))
+    assert snapshot(db) == []

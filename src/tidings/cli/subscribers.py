@@ -19,7 +19,7 @@ from rich.progress import (
 
 from tidings.cli import context
 from tidings.cli.output import console, errors, print_json
-from tidings.domain.errors import ValidationError
+from tidings.domain.errors import TidingsError, ValidationError
 from tidings.domain.subscriptions import SubscriptionStatus
 from tidings.services import exports, imports, subscribers
 
@@ -171,9 +171,13 @@ def _run_import(db: Database, stream: BinaryIO, total: int | None,
 
         if report is None:
             return imports.run(db, stream, options, progress=progress, filename=filename)
-        with report.open("w", encoding="utf-8", newline="") as out:
-            return imports.run(db, stream, options, progress=progress, report=out,
-                               filename=filename)
+        try:
+            with report.open("w", encoding="utf-8", newline="") as out:
+                return imports.run(db, stream, options, progress=progress, report=out,
+                                   filename=filename)
+        except TidingsError:
+            report.unlink(missing_ok=True)  # refused: there is nothing to report
+            raise
 
 
 @app.command("export")

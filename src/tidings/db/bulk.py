@@ -29,18 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.exc import DBAPIError
 
 from tidings.db import events
-from tidings.db.database import Database
+from tidings.db.database import SQLITE_PRAGMAS, Database
 from tidings.db.types import UTCDateTime
+from tidings.domain.errors import Conflict
 
-#: ``(line, email, lower-cased email, name, attributes JSON, status, new uid, digest)``;
+#: ``(line, email, name, attributes JSON, status, new uid, digest)``;
 #: name, attributes, status and digest may be None.
-StagedRow = tuple[int, str, str, str | None, str | None, str | None, str, str | None]
+StagedRow = tuple[int, str, str | None, str | None, str | None, str, str | None]
 #: ``(line, list id, subscription status)``: a row's own subscriptions (Tidings' export).
 StagedTarget = tuple[int, int, str]
 
 MODES = ("subscribe", "unsubscribe", "blocklist")
+IMPORT_CACHE_KIB = -16384  # SQLite page cache of the importing connection (negative: KiB)
 _TARGETS = ("unconfirmed", "confirmed", "unsubscribed")
 
 
@@ -121,10 +124,12 @@ class Staging(ABC):
         with self._merge_transaction():
             self._set_aside(plan)
             total = self._count("SELECT COUNT(*) FROM {rows}")
-            if plan.mode != "unsubscribe":
-                self._insert_subscribers(plan)
+            # Existing subscribers first: afterwards they are not told from the new ones.
             if plan.update_existing or plan.mode == "blocklist":
                 self._update_subscribers(plan)
+            imported = 0
+            if plan.mode != "unsubscribe":
+                imported = self._insert_subscribers(plan)
             changed = consents = 0
             if plan.mode != "blocklist":
                 self._stage_changes(plan)
@@ -133,8 +138,6 @@ class Staging(ABC):
                     consents = self._count(
                         "SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
                     self._write_subscriptions(plan)
-            imported = self._count(
-                "SELECT COUNT(*) FROM {rows} r JOIN subscribers s ON s.uid = r.uid")
             skipped = self._count("SELECT COUNT(*) FROM {skipped}")
             counts = MergeCounts(imported=imported, updated=total - imported, skipped=skipped,
                                  subscriptions=changed, consents=consents)
@@ -145,13 +148,22 @@ class Staging(ABC):
 
     def _set_aside(self, plan: MergePlan) -> None:
         """Move duplicates, suppressed and (unsubscribing) unknown addresses to skipped."""
-        self._sql("CREATE INDEX {ix_rows_key} ON {rows_bare} (key, line)")
+        # Addresses are compared with the database's own lower(), as its unique index does
+        # (SQLite's folds ASCII letters only).
+        self._sql("CREATE INDEX {ix_rows_key} ON {rows_bare} (lower(email), line)")
         self._analyze()
         self._sql(
             "INSERT INTO {skipped} (line, email, code, detail) "
             "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
-            "(SELECT key, MIN(line) AS first FROM {rows} GROUP BY key HAVING COUNT(*) > 1) f "
-            "ON f.key = r.key WHERE r.line > f.first")
+            "(SELECT lower(email) AS key, MIN(line) AS first FROM {rows} "
+            "GROUP BY lower(email) HAVING COUNT(*) > 1) f "
+            "ON f.key = lower(r.email) WHERE r.line > f.first")
+        if not plan.check_suppressed and self._count(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM suppressions LIMIT 1) s"):
+            # Nothing was suppressed when the rows were staged (so no digests were
+            # computed), but something is now: refuse rather than resurrect anyone.
+            raise Conflict("An address was erased or suppressed while the import ran; "
+                           "nothing was imported. Run it again.")
         if plan.check_suppressed:
             self._sql(
                 "INSERT INTO {skipped} (line, email, code, detail) "
@@ -162,21 +174,33 @@ class Staging(ABC):
             self._sql(
                 "INSERT INTO {skipped} (line, email, code, detail) "
                 "SELECT r.line, r.email, 'unknown', NULL FROM {rows} r "
-                "WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE lower(s.email) = r.key) "
+                "WHERE NOT EXISTS "
+                "(SELECT 1 FROM subscribers s WHERE lower(s.email) = lower(r.email)) "
                 "AND r.line NOT IN (SELECT line FROM {skipped})")
         self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
 
     def _analyze(self) -> None:
         self._sql("ANALYZE {rows}")
 
-    def _insert_subscribers(self, plan: MergePlan) -> None:
+    def _insert_subscribers(self, plan: MergePlan) -> int:
+        """Insert the addresses nobody has; return how many (conflicts insert nothing).
+
+        Rows go in in address order, and the staged random uids are handed out in
+        their own sorted order, so that both unique indexes (lower(email), uid) are
+        filled front to back instead of at random: a million random insertions into
+        indexes larger than the cache are what makes big imports slow. The uids stay
+        as random as ever; only their order follows the addresses within one import.
+        """
         status = "'blocklisted'" if plan.mode == "blocklist" else "COALESCE(r.status, 'enabled')"
-        self._sql(
+        return int(self._sql(
             "INSERT INTO subscribers (uid, email, name, attributes, status, created_at, "  # noqa: S608
             "updated_at) "
-            f"SELECT r.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
-            ":now, :now FROM {rows} r WHERE true ORDER BY r.line "
-            "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now)
+            f"SELECT u.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
+            ":now, :now "
+            "FROM (SELECT *, row_number() OVER (ORDER BY lower(email)) AS n FROM {rows}) r "
+            "JOIN (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM {rows}) u "
+            "ON u.n = r.n WHERE true ORDER BY r.n "
+            "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now).rowcount)
 
     def _update_subscribers(self, plan: MergePlan) -> None:
         sets = ["updated_at = :now"]
@@ -189,7 +213,7 @@ class Staging(ABC):
             sets.append("attributes = {attrs_or_current}")
         self._sql(
             f"UPDATE subscribers SET {', '.join(sets)} FROM {{rows}} r "  # noqa: S608
-            "WHERE lower(subscribers.email) = r.key AND subscribers.uid <> r.uid",
+            "WHERE lower(subscribers.email) = lower(r.email)",
             now=plan.now)
 
     def _stage_changes(self, plan: MergePlan) -> None:
@@ -215,7 +239,7 @@ class Staging(ABC):
             "INSERT INTO {changes} (subscriber_id, list_id, status) "  # noqa: S608
             "SELECT subscriber_id, list_id, status FROM ("
             f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status "
-            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = r.key {targets} "
+            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = lower(r.email) {targets} "
             "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
             ") x WHERE status IS NOT NULL")
 
@@ -231,7 +255,7 @@ class Staging(ABC):
         "CASE WHEN c.status = 'confirmed' THEN {now} END, "
         "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
         "FROM {changes} c JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
-        "WHERE true "
+        "WHERE true ORDER BY c.subscriber_id, c.list_id "
         "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
         "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
         "confirmed_at = CASE WHEN excluded.status = 'confirmed' THEN excluded.confirmed_at "
@@ -286,7 +310,7 @@ class _SQLiteStaging(Staging):
         self.raw.execute("COMMIT")
 
     def add_rows(self, rows: Sequence[StagedRow]) -> None:
-        self.raw.executemany("INSERT INTO import_stage.rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self.raw.executemany("INSERT INTO import_stage.rows VALUES (?, ?, ?, ?, ?, ?, ?)",
                              rows)
         self.rows_staged += len(rows)
 
@@ -325,13 +349,13 @@ class _PostgresStaging(Staging):
         # COPY's text format: tab-separated, \N for NULL, backslashes doubled. Emails,
         # names and attribute JSON hold no raw control characters (checked before).
         out = []
-        for line, email, key, name, attributes, status, uid, digest in rows:
+        for line, email, name, attributes, status, uid, digest in rows:
             out.append(
-                f"{line}\t{email}\t{key}\t"
+                f"{line}\t{email}\t"
                 f"{_copy_text(name)}\t{_copy_text(attributes)}\t{status or _NULL}\t"
                 f"{uid}\t{digest or _NULL}\n")
         with self.raw.cursor() as cur, cur.copy(
-                "COPY import_rows (line, email, key, name, attributes, status, uid, digest) "
+                "COPY import_rows (line, email, name, attributes, status, uid, digest) "
                 "FROM STDIN") as copy:
             copy.write("".join(out))
         self.rows_staged += len(rows)
@@ -364,8 +388,9 @@ def _copy_text(value: str | None) -> str:
     return value.replace("\\", "\\\\") if "\\" in value else value
 
 
+_PG_SESSION = ("work_mem = '64MB'", "jit = off")
 _TABLES = (
-    "CREATE {temp}TABLE {p}rows (line {rows_line}, email TEXT NOT NULL, key TEXT NOT NULL, "
+    "CREATE {temp}TABLE {p}rows (line {rows_line}, email TEXT NOT NULL, "
     "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT)",
     "CREATE {temp}TABLE {p}targets (line BIGINT NOT NULL, list_id BIGINT NOT NULL, "
     "status TEXT NOT NULL)",
@@ -391,6 +416,17 @@ def staging(db: Database) -> Iterator[Staging]:
                 yield _SQLiteStaging(conn, raw)
         else:
             with conn.begin():
+                # Session settings for one bulk job: staging stays in the session's own
+                # buffers (only settable before its first temporary table), sorts and
+                # hashes of a million rows stay in memory, and no JIT compilation
+                # (the planner's row estimates on fresh staging tables invite it).
+                try:
+                    with conn.begin_nested():
+                        conn.exec_driver_sql("SET temp_buffers = '256MB'")
+                except DBAPIError:
+                    pass  # this session has used temporary tables already: keep its size
+                for setting in _PG_SESSION:
+                    conn.exec_driver_sql(f"SET {setting}")
                 for ddl in _TABLES:
                     # No primary key on rows: COPY runs faster without an index to keep.
                     conn.exec_driver_sql(ddl.format(temp="TEMP ", p="import_",
@@ -405,6 +441,8 @@ def staging(db: Database) -> Iterator[Staging]:
                         conn.exec_driver_sql(
                             "DROP TABLE IF EXISTS import_rows, import_targets, import_skipped, "
                             "import_changes")
+                        for setting in _PG_SESSION:
+                            conn.exec_driver_sql(f"RESET {setting.split(' ')[0]}")
 
 
 @contextmanager
@@ -420,10 +458,17 @@ def _attached(raw: sqlite3.Connection) -> Iterator[None]:
             raw.execute("PRAGMA import_stage.journal_mode=MEMORY")
             raw.execute("PRAGMA import_stage.synchronous=OFF")
             raw.execute("PRAGMA import_stage.cache_size=-8192")
+            # Sorts (indexes, GROUP BY) of a million rows spill to files, and the page
+            # cache (which also bounds the sorter) is halved, so that memory stays flat.
+            raw.execute("PRAGMA temp_store=FILE")
+            raw.execute(f"PRAGMA main.cache_size={IMPORT_CACHE_KIB}")
             yield
         finally:
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
             raw.execute("DETACH DATABASE import_stage")
+            for pragma in SQLITE_PRAGMAS:
+                if "temp_store" in pragma or "cache_size" in pragma:
+                    raw.execute(pragma)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

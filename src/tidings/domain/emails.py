@@ -37,15 +37,16 @@ def normalize(raw: str) -> str:
     if not isinstance(raw, str):
         raise InvalidEmail("The email address must be text.")
     candidate = raw.strip(" \t")
+    # The fast path's pattern admits no control character, so it may go first.
+    fast = _fast_normalize(candidate)
+    if fast is not None:
+        return fast
     if not candidate:
         raise InvalidEmail("The email address is empty.")
     if _CONTROL.search(candidate):
         raise InvalidEmail("The email address contains a control character (such as a line break).")
     if len(candidate) > MAX_LENGTH * 4:
         raise InvalidEmail("The email address is too long.")
-    fast = _fast_normalize(candidate)
-    if fast is not None:
-        return fast
     try:
         result = validate_email(candidate, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:

@@ -207,11 +207,10 @@ def _stage(batch: list[Any], key: bytes | None, by_slug: dict[str, int] | None,
     staged: list[bulk.StagedRow] = []
     targets: list[bulk.StagedTarget] = []
     for n, (line, email, name, attributes, status, subs) in enumerate(batch):
-        lowered = email.lower()
         if by_slug is not None and subs:
             targets.extend((line, by_slug[slug], state) for slug, state in subs.items())
-        digest = suppressions.digest(key, lowered) if key is not None else None
-        staged.append((line, email, lowered, name, attributes, status,
+        digest = suppressions.digest(key, email) if key is not None else None
+        staged.append((line, email, name, attributes, status,
                        uids[16 * n:16 * n + 16], digest))
     return staged, targets
 
