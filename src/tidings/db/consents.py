@@ -39,9 +39,18 @@ def record(conn: Connection, *, subscriber_id: int, action: str, source: str,
     }).scalar_one())
 
 
+def record_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert consent records (each with every column but ``id``); return their ids, in
+    the order of ``rows``."""
+    if not rows:
+        return []
+    return [int(i) for i in conn.execute(_INSERT_ORDERED, list(rows)).scalars()]
+
+
 # Built once: signups write a consent record each, and building a statement costs more
 # than running it.
 _INSERT = insert(consents).returning(consents.c.id)
+_INSERT_ORDERED = insert(consents).returning(consents.c.id, sort_by_parameter_order=True)
 
 
 def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:

@@ -19,7 +19,18 @@ def insert_message(conn: Connection, *, kind: str, to_email: str, subscriber_id:
     }).scalar_one())
 
 
-_INSERT = insert(outbox).returning(outbox.c.id)  # built once: every signup queues a message
+def insert_messages(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Queue several messages (``kind``, ``to_email``, ``subscriber_id``, ``payload``) in
+    one statement."""
+    if rows:
+        conn.execute(_INSERT_MANY, [{**row, "status": "pending", "attempts": 0,
+                                     "next_attempt_at": now, "created_at": now}
+                                    for row in rows])
+
+
+# Built once: every signup queues a message.
+_INSERT = insert(outbox).returning(outbox.c.id)
+_INSERT_MANY = insert(outbox)
 
 
 def count_recent(conn: Connection, *, to_email: str, kind: str, since: datetime) -> int:

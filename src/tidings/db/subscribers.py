@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -83,19 +84,29 @@ def insert_if_new(conn: Connection, *, uid: str, email: str, name: str,
     One statement for the common case of a new address, and no unique-violation race
     between two signups of the same address.
     """
-    found = conn.execute(_INSERT_IF_NEW[conn.dialect.name], {
+    created = insert_many_if_new(conn, [(uid, email, name)], now)
+    return created.get(email.lower())
+
+
+def insert_many_if_new(conn: Connection, rows: Sequence[tuple[str, str, str]],
+                       now: datetime) -> dict[str, int]:
+    """Insert subscribers ``(uid, email, name)`` whose addresses do not exist yet, in one
+    statement; return ``{lower-cased address: new id}`` for those inserted."""
+    if not rows:
+        return {}
+    result = conn.execute(_INSERT_IF_NEW[conn.dialect.name], [{
         "uid": uid, "email": email, "name": name, "attributes": {},
         "status": str(SubscriberStatus.ENABLED), "created_at": now, "updated_at": now,
-    }).scalar()
-    return None if found is None else int(found)
+    } for uid, email, name in rows])
+    return {email.lower(): int(sid) for sid, email in result}
 
 
 # Built once per dialect (signups are a hot path): INSERT ... ON CONFLICT (lower(email))
-# DO NOTHING RETURNING id.
+# DO NOTHING RETURNING id, email.
 _INSERT_IF_NEW = {
     module.__name__.rsplit(".", 1)[1]: module.insert(subscribers)
     .on_conflict_do_nothing(index_elements=[func.lower(subscribers.c.email)])
-    .returning(subscribers.c.id)
+    .returning(subscribers.c.id, subscribers.c.email)
     for module in (postgresql, sqlite)
 }
 

@@ -58,17 +58,17 @@ def put(conn: Connection, subscriber_id: int, list_id: int, status: Subscription
     return _entity(row)
 
 
-def insert_many(conn: Connection, subscriber_id: int, statuses: dict[int, SubscriptionStatus],
-                now: datetime, *, consent_id: int | None) -> None:
-    """New subscriptions ``{list_id: status}`` for a subscriber, in one statement."""
-    if not statuses:
+def insert_many(conn: Connection, rows: Sequence[tuple[int, int, SubscriptionStatus, int | None]],
+                now: datetime) -> None:
+    """New subscriptions ``(subscriber_id, list_id, status, consent_id)``, in one statement."""
+    if not rows:
         return
     conn.execute(_INSERT, [{
         "subscriber_id": subscriber_id, "list_id": list_id, "status": str(status),
         "consent_id": consent_id, "created_at": now, "updated_at": now,
         "confirmed_at": now if status is SubscriptionStatus.CONFIRMED else None,
         "unsubscribed_at": None,
-    } for list_id, status in statuses.items()])
+    } for subscriber_id, list_id, status, consent_id in rows])
 
 
 _INSERT = insert(subscriptions)  # built once: every signup runs it

@@ -43,6 +43,17 @@ def enqueue(conn: Connection, *, kind: str, to_email: str, subscriber_id: int | 
                                     now=now or utcnow())
 
 
+def enqueue_many(conn: Connection, messages: list[dict[str, Any]],
+                 now: datetime | None = None) -> None:
+    """Queue several messages (dicts of :func:`enqueue`'s keyword arguments but ``now``)
+    inside the caller's transaction, in one statement."""
+    for message in messages:
+        if message["kind"] not in KINDS:
+            raise ValueError(f"unknown outbox kind {message['kind']!r}")
+    db_outbox.insert_messages(conn, [{"subscriber_id": None, "payload": {}, **m}
+                                     for m in messages], now or utcnow())
+
+
 def sent_recently(conn: Connection, *, to_email: str, kind: str, hours: int = 24) -> int:
     """How many ``kind`` messages were queued for ``to_email`` in the last ``hours``."""
     now = utcnow()

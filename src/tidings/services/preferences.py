@@ -24,7 +24,7 @@ from tidings.domain.errors import NotFound, ValidationError
 from tidings.domain.lists import MailingList, Visibility
 from tidings.domain.subscribers import Subscriber, check_name
 from tidings.domain.subscriptions import SubscriptionStatus
-from tidings.services import signups
+from tidings.services import signup_writes
 from tidings.services.signups import UNKNOWN_LIST
 
 ACTIVE = frozenset({SubscriptionStatus.UNCONFIRMED, SubscriptionStatus.CONFIRMED})
@@ -88,7 +88,7 @@ def save(db: Database, subscriber_id: int, *, wanted: Collection[str], name: str
                                            preconfirmed=True)
                 db_subscriptions.put(conn, subscriber_id, choice.list.id, status, now,
                                      existing=subs.get(choice.list.id), consent_id=consent_id)
-            signups.queue_welcome(conn, subscriber.email, subscriber_id,
+            signup_writes.queue_welcome(conn, subscriber.email, subscriber_id,
                                   [c.list.id for c in adding], now)
         if leaving:
             _leave(conn, subscriber_id, leaving, source="preferences", ip=ip,

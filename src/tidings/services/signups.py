@@ -1,9 +1,10 @@
 """Readers signing up from public forms, and confirming by email (double opt-in).
 
-A signup is one short write transaction: the subscriber (created if new), one consent
-record (when, IP address, user agent, source, lists, and the hash of the exact consent
-text shown), the subscriptions, and, in the same transaction, the confirmation email
-queued in the transactional outbox (:mod:`tidings.services.outbox`).
+A signup is written in one short transaction: the subscriber (created if new), one
+consent record (when, IP address, user agent, source, lists, and the hash of the exact
+consent text shown), the subscriptions, and, in the same transaction, the confirmation
+email queued in the transactional outbox (:mod:`tidings.services.outbox`). Concurrent
+signups share their transaction (:mod:`tidings.services.signup_writes`).
 
 What the reader is told depends only on what they asked for, never on what Tidings
 already knows about the address: a new, a pending, an already subscribed, a
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,26 +24,20 @@ from tidings.db import consents
 from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
-from tidings.db import suppressions as db_suppressions
 from tidings.db.database import Database
 from tidings.db.types import utcnow
 from tidings.domain import emails
-from tidings.domain import subscriptions as machine
 from tidings.domain.errors import NotFound, ValidationError
-from tidings.domain.ids import new_uid
 from tidings.domain.lists import MailingList, OptIn
-from tidings.domain.subscribers import SubscriberStatus, check_name
+from tidings.domain.subscribers import check_name
 from tidings.domain.subscriptions import SubscriptionStatus
-from tidings.services import outbox, runtime_settings, suppressions
+from tidings.services import runtime_settings, signup_writes
 
 SOURCES = frozenset({"form", "embed", "api"})
 MAX_LISTS = 50
 NO_LIST = "Please select at least one mailing list."
-UNKNOWN_LIST = "That newsletter is not available."
-STALE_FORM = "This form is out of date. Please reload the page and try again."
-
-_KNOWN_TEXTS = "signups.consent_texts"   # db.cache: hashes known to be stored
-_SUPPRESSION_KEY = "signups.suppression_key"
+UNKNOWN_LIST = signup_writes.UNKNOWN_LIST
+_KNOWN_TEXTS = signup_writes.KNOWN_TEXTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,62 +129,9 @@ def signup(db: Database, request: Signup, *, quiet: bool = False) -> Answer:
     if quiet:
         with db.read() as conn:
             return _answer(_targets(conn, refs))
-    values = runtime_settings.get_all(db)
-    now = utcnow()
-    with db.write() as conn:
-        targets = _targets(conn, refs)
-        text_hash, stored = _consent_hash(db, conn, request.consent_hash, consent_text(values))
-        _record(conn, db, request, address, name, targets, text_hash, values, now)
-    if stored:  # only once committed: consent records point at the text
-        db.cache.setdefault(_KNOWN_TEXTS, set()).add(text_hash)
-    return _answer(targets)
-
-
-def _record(conn: Connection, db: Database, request: Signup, address: str, name: str,
-            targets: Sequence[MailingList], text_hash: str, values: dict[str, Any],
-            now: datetime) -> None:
-    if _suppressed(db, conn, address):
-        return
-    new_id = db_subscribers.insert_if_new(conn, uid=new_uid(), email=address, name=name,
-                                          now=now)
-    if new_id is None:
-        existing = db_subscribers.get_for_update(conn, email=address)
-        if existing is None or existing.status is SubscriberStatus.BLOCKLISTED:
-            return
-        subscriber_id = existing.id
-        current = db_subscriptions.for_subscriber(conn, subscriber_id)
-    else:
-        subscriber_id, current = new_id, {}
-    consent_id = consents.record(
-        conn, subscriber_id=subscriber_id, action="signup", source=request.source,
-        list_ids=[t.id for t in targets], now=now, text_hash=text_hash, ip=request.ip,
-        user_agent=request.user_agent)
-    fresh: dict[int, SubscriptionStatus] = {}
-    pending: list[int] = []
-    welcome: list[int] = []
-    for target in targets:
-        before = current.get(target.id)
-        status = machine.subscribe(before.status if before else None, target.optin,
-                                   consent=True)
-        if before is None:
-            fresh[target.id] = status
-        elif status is not before.status or status is SubscriptionStatus.UNCONFIRMED:
-            db_subscriptions.put(conn, subscriber_id, target.id, status, now,
-                                 existing=before, consent_id=consent_id)
-        if status is SubscriptionStatus.UNCONFIRMED:
-            pending.append(target.id)
-        elif before is None or before.status is not SubscriptionStatus.CONFIRMED:
-            welcome.append(target.id)
-    db_subscriptions.insert_many(conn, subscriber_id, fresh, now, consent_id=consent_id)
-    # A brand-new subscriber row has had no confirmation yet (messages to an address
-    # deleted earlier went with its old row), so the count is spared.
-    limit = int(values["signup.confirmations_per_day"])
-    if pending and (new_id is not None or outbox.sent_recently(
-            conn, to_email=address, kind="confirmation") < limit):
-        outbox.enqueue(conn, kind="confirmation", to_email=address,
-                       subscriber_id=subscriber_id, now=now,
-                       payload={"consent_id": consent_id, "list_ids": pending})
-    queue_welcome(conn, address, subscriber_id, welcome, now)
+    return _answer(signup_writes.writer(db).submit(signup_writes.Pending(
+        address=address, name=name, refs=refs, source=request.source,
+        consent_hash=request.consent_hash, ip=request.ip, user_agent=request.user_agent)))
 
 
 def pending_confirmation(db: Database, subscriber_id: int, consent_id: int) -> Confirmation:
@@ -225,7 +166,7 @@ def confirm(db: Database, subscriber_id: int, consent_id: int, *, ip: str | None
             consents.record(conn, subscriber_id=subscriber_id, action="confirm",
                             source="email-link", list_ids=confirmed, now=now,
                             text_hash=record["text_hash"], ip=ip, user_agent=user_agent)
-            queue_welcome(conn, email, subscriber_id, confirmed, now)
+            signup_writes.queue_welcome(conn, email, subscriber_id, confirmed, now)
         lists = db_lists.by_ids(conn, record["list_ids"])
         subs = db_subscriptions.for_subscriber(conn, subscriber_id)
     return Confirmation(
@@ -235,54 +176,12 @@ def confirm(db: Database, subscriber_id: int, consent_id: int, *, ip: str | None
                       and _status(subs, m.id) is SubscriptionStatus.CONFIRMED))
 
 
+def _targets(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
+    return signup_writes.resolve_targets(signup_writes.public_lists(conn, refs), refs)
+
+
 def _answer(targets: Sequence[MailingList]) -> Answer:
     return Answer(pending=any(t.optin is OptIn.DOUBLE for t in targets), lists=tuple(targets))
-
-
-def _targets(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
-    found = db_lists.public_by_refs(conn, refs)
-    by_ref: dict[str, MailingList] = {}
-    for mailing_list in found:
-        by_ref.update({mailing_list.uid: mailing_list, mailing_list.slug: mailing_list,
-                       str(mailing_list.id): mailing_list})
-    if any(ref not in by_ref for ref in refs):
-        # Unknown and private lists look alike: a form cannot probe for private ones.
-        raise ValidationError(UNKNOWN_LIST, field="lists")
-    return list({by_ref[ref].id: by_ref[ref] for ref in refs}.values())
-
-
-def _consent_hash(db: Database, conn: Connection, claimed: str | None,
-                  current: str) -> tuple[str, bool]:
-    """The hash of the text the form showed (the one it names, or today's text), and
-    whether this transaction stores it."""
-    known: set[str] = db.cache.setdefault(_KNOWN_TEXTS, set())
-    if claimed:
-        claimed = claimed.strip().lower()
-        if claimed in known:
-            return claimed, False
-        if len(claimed) != 64 or not consents.has_text(conn, claimed):
-            raise ValidationError(STALE_FORM, field="consent_hash")
-        return claimed, True
-    digest = consents.text_hash(current)
-    if digest in known:
-        return digest, False
-    consents.store_text(conn, current, utcnow())
-    return digest, True
-
-
-def _suppressed(db: Database, conn: Connection, address: str) -> bool:
-    key = db.cache.get(_SUPPRESSION_KEY)
-    if key is None:
-        key = db.cache[_SUPPRESSION_KEY] = suppressions.key(conn)
-    return bool(db_suppressions.present(conn, [suppressions.digest(key, address)]))
-
-
-def queue_welcome(conn: Connection, address: str, subscriber_id: int,
-                  list_ids: Sequence[int], now: datetime) -> None:
-    """Queue the welcome message of each of ``list_ids`` that has one."""
-    for list_id in db_lists.with_welcome(conn, list_ids):
-        outbox.enqueue(conn, kind="welcome", to_email=address, subscriber_id=subscriber_id,
-                       payload={"list_id": list_id}, now=now)
 
 
 def _signup_record(conn: Connection, subscriber_id: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import TEST_SECRET
 from tests.support.services import need_chromium
@@ -33,6 +35,42 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def base_url() -> str:
     """Unused (tests go to absolute addresses); replaces pytest-base-url's fixture."""
     return ""
+
+
+@pytest.fixture(scope="module")
+def chromium(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """Chromium for the tests of one module, stopped after them.
+
+    Playwright's sync API keeps an event loop running in the main thread while it is
+    started, and every ``asyncio.run()`` in that process fails meanwhile (the delivery
+    tests use it). pytest-playwright's own browser lives for the whole session, so these
+    tests start and stop Playwright themselves, unless another part of the suite has
+    started pytest-playwright's already: then its browser is shared.
+    """
+    executable = need_chromium()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        shared: Browser = request.getfixturevalue("browser")
+        yield shared
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture

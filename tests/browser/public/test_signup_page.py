@@ -93,3 +93,24 @@ def test_embedded_form_on_the_publishers_site(page: Page, site: Site, publisher:
     page.screenshot(path=str(artifacts / "embedded.png"), full_page=True)
     assert count(site.runtime, "consents", "source = 'embed'") == 1
     site.sink.wait_for(1)
+
+
+def test_embedded_form_falls_back_to_a_plain_post(page: Page, site: Site,
+                                                   publisher: Publisher) -> None:
+    two_lists(site)
+    snippet = embed_snippet(site.runtime.db, site.url, lists.all_lists(site.runtime.db))
+    publisher.pages["/article"] = f"<!doctype html><html lang=en><body>{snippet}</body></html>"
+    # The site is not (or no longer) allowed: the script's calls are refused.
+    site.runtime.settings = site.runtime.settings.model_copy(update={"cors_origins": ()})
+    page.goto(publisher.origin + "/article")
+    page.get_by_label("Weekly Review").check()
+    page.get_by_label("Email address").fill("plain@example.com")
+    page.get_by_role("button", name="Subscribe").click()
+    # Tidings' own page takes over, filled in; one more press signs up.
+    expect(page.get_by_text("Almost done")).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_value("plain@example.com")
+    expect(page.get_by_label("Weekly Review")).to_be_checked()
+    assert count(site.runtime, "subscribers") == 0
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_role("heading", name="You're subscribed")).to_be_visible()
+    assert count(site.runtime, "consents", "source = 'embed'") == 1

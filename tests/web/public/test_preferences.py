@@ -198,3 +198,23 @@ def test_erase_is_recorded_without_the_address(runtime: Runtime, reader: int) ->
     with runtime.db.read() as conn:
         kinds = [r[0] for r in conn.execute(text("SELECT kind FROM events"))]
     assert "subscriber.erased" in kinds
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+    lambda t: t[:4],
+    lambda t: "x" * 250,
+])
+def test_forged_preference_links_show_nothing_and_change_nothing(
+        client: TestClient, runtime: Runtime, readers_lists: Lists, reader: int,
+        mangle: object) -> None:
+    path = preferences_path(runtime, reader)
+    fields = form_of(client, path)
+    bad = "/preferences/" + mangle(path.rsplit("/", 1)[1])  # type: ignore[operator]
+    page = client.get(bad)
+    assert page.status_code == 400 and ADDRESS.lower() not in page.text.lower()
+    for action in ("", "/leave", "/export", "/erase"):
+        response = client.post(bad + action, data={**fields, "confirm": "erase"})
+        assert response.status_code == 400, action
+    assert subscription_status(runtime, ADDRESS, readers_lists.daily.id) == "confirmed"
+    assert count(runtime, "subscribers") == 1

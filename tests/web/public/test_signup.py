@@ -316,3 +316,16 @@ def test_altcha_when_required(client: TestClient, runtime: Runtime) -> None:
     replay = post_signup(client, runtime, "pow2@example.com", "daily", altcha=payload)
     assert replay.status_code == 422
     assert count(runtime, "subscribers") == 1
+
+
+def test_page_without_public_lists(client: TestClient, runtime: Runtime,
+                                   readers_lists: Lists) -> None:
+    from tidings.domain.lists import Visibility
+    from tidings.services import lists
+
+    for mailing_list in (readers_lists.daily, readers_lists.weekly):
+        lists.update(runtime.db, mailing_list.slug, visibility=Visibility.PRIVATE)
+    page = client.get("/subscribe")
+    assert page.status_code == 200 and "no newsletters to sign up to" in page.text
+    assert post_signup(client, runtime, "a@example.com", "daily").status_code == 422
+    assert count(runtime, "subscribers") == 0

@@ -55,8 +55,13 @@ async def subscribe(request: Request) -> Response:
                           retry_after=wait)
     form = await common.read_form(request)
     source = "embed" if form.get("source") == "embed" else "form"
-    return_to = common.safe_return(request, form.get("return_to") or (
-        request.headers.get("referer") if source == "embed" else None))
+    return_to = common.safe_return(request, form.get("return_to"))
+    referer = request.headers.get("referer", "")
+    if return_to is None and source == "embed" and common.origin_of(referer) in \
+            common.allowed_origins(request, include_self=False):
+        # Back to the publisher's page the snippet was on; never to a Tidings page (the
+        # Referer of the form shown again below).
+        return_to = common.safe_return(request, referer)
     typed = Typed(email=form.get("email"), name=form.get("name"),
                   chosen=frozenset(form.getlist("lists")), source=source, return_to=return_to)
     verdict = guard.judge(form_token=form.get("ts"), honeypot=form.get(HONEYPOT),

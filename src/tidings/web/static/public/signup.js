@@ -90,7 +90,10 @@
     function refresh() {
       /* Embedded forms ask Tidings for a fresh render time and today's consent text. */
       return fetch(api + "/form", {credentials: "omit"})
-        .then(function (r) { return r.json(); })
+        .then(function (r) {
+          if (!r.ok) throw new Error("form data refused: " + r.status);
+          return r.json();
+        })
         .then(function (body) {
           field("ts").value = body.form_token;
           field("consent_hash").value = body.consent_hash;
@@ -131,6 +134,10 @@
       else status.textContent = answer.detail || answer.title;
     }
 
+    /* Embedded forms first need their fresh token; if that fails, the plain post works. */
+    var refreshing = api ? refresh() : Promise.resolve();
+    refreshing.catch(function () { /* handled when the reader submits */ });
+
     form.addEventListener("submit", function (event) {
       if (!ticked().length) {
         event.preventDefault();
@@ -140,20 +147,20 @@
       }
       showListError("");
       showEmailError("");
-      var waitForAltcha = needAltcha && !altchaField.value;
-      if (!api && !waitForAltcha) return;  /* a plain form post */
+      if (!api && !(needAltcha && !altchaField.value)) return;  /* a plain form post */
       event.preventDefault();
-      var ready = waitForAltcha ? (solving || startAltcha(altchaUrl)) : Promise.resolve();
-      ready.then(function () {
+      refreshing.then(function () {
+        if (needAltcha && !altchaField.value) return solving || startAltcha(altchaUrl);
+      }).then(function () {
         if (api) return sendJson();
         form.submit();
       }).catch(function () {
+        if (api) { form.submit(); return; }
         if (status) status.textContent = "Something went wrong. Please try again.";
       });
     });
 
-    if (api) refresh().catch(function () { /* the plain form still works */ });
-    else if (needAltcha) startAltcha(altchaUrl).catch(function () {});
+    if (!api && needAltcha) startAltcha(altchaUrl).catch(function () {});
   }
 
   document.querySelectorAll("form.tidings-signup").forEach(setup);
