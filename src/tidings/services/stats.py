@@ -120,3 +120,19 @@ def forget(db: Database) -> None:
     ones at once, slow ones in the background while the old figure is shown)."""
     for key in [k for k in db.cache if k.startswith("stats:")]:
         db.cache[key].at = float("-inf")
+
+
+def warm(db: Database) -> threading.Thread:
+    """Compute the dashboard's figures in the background (at start), so that the first
+    view of a large installation does not wait for them."""
+    def work() -> None:
+        try:
+            list_members(db)
+            subscriber_total(db)
+            growth(db)
+        except Exception:
+            log.warning("could not compute the dashboard figures ahead", exc_info=True)
+
+    thread = threading.Thread(target=work, name="tidings-stats-warm", daemon=True)
+    thread.start()
+    return thread

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tidings.services import stats
 from tidings.web.admin import (
     access,
     campaigns,
@@ -35,6 +36,11 @@ def mount(app: FastAPI) -> None:
     for section in SECTIONS:
         router.include_router(section.router)
     app.include_router(router)
+
+    def warm_figures() -> None:
+        stats.warm(app.state.runtime.db)
+
+    app.router.on_startup.append(warm_figures)
 
     @app.exception_handler(Redirect)
     async def _redirect(request: Request, exc: Redirect) -> Response:
