@@ -18,8 +18,10 @@ from tidings.domain.subscribers import Subscriber
 
 
 def _prefix_range(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(column >= prefix, column < upper)
+    """``column`` starts with ``prefix``, as a range an index on ``column`` can serve."""
+    if ord(prefix[-1]) < 0x10FFFF:
+        return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return and_(column >= prefix, func.substr(column, 1, len(prefix)) == prefix)
 
 
 def page(conn: Connection, *, query: str = "", list_id: int | None = None,

@@ -6,6 +6,7 @@ permission; writing drafts the ``write`` permission.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -119,16 +120,30 @@ class PreviewOut(BaseModel):
     headers: list[tuple[str, str]]
 
 
-def out(rt: Runtime, c: Campaign) -> CampaignOut:
-    slugs = {m.id: m.slug for m in lists.all_lists(rt.db)}
-    segment = next((s.uid for s in segments.all_segments(rt.db) if s.id == c.segment_id), None)
-    template = next((t.uid for t in templates.all_templates(rt.db) if t.id == c.template_id),
-                    None)
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Public names of lists, segments and layouts, looked up once per request."""
+
+    lists: dict[int, str]
+    segments: dict[int, str]
+    templates: dict[int, str]
+
+    @classmethod
+    def of(cls, rt: Runtime) -> Names:
+        return cls(lists={m.id: m.slug for m in lists.all_lists(rt.db)},
+                   segments={s.id: s.uid for s in segments.all_segments(rt.db)},
+                   templates={t.id: t.uid for t in templates.all_templates(rt.db)})
+
+
+def out(rt: Runtime, c: Campaign, names: Names | None = None) -> CampaignOut:
+    names = names or Names.of(rt)
     return CampaignOut(
         id=c.uid, name=c.name, subject=c.subject, body=c.body, body_format=c.body_format,
         status=c.status, held=scheduling.held_since(c) is not None,
-        lists=[slugs[i] for i in c.list_ids if i in slugs], segment=segment,
-        template=template, from_name=c.from_name, from_email=c.from_email,
+        lists=[names.lists[i] for i in c.list_ids if i in names.lists],
+        segment=names.segments.get(c.segment_id) if c.segment_id is not None else None,
+        template=names.templates.get(c.template_id) if c.template_id is not None else None,
+        from_name=c.from_name, from_email=c.from_email,
         reply_to=c.reply_to, scheduled_at=c.scheduled_at, timezone=c.timezone,
         started_at=c.started_at, finished_at=c.finished_at, total=c.total, sent=c.sent,
         failed=c.failed, created_at=c.created_at, updated_at=c.updated_at)
@@ -152,7 +167,8 @@ def index(request: Request, key: Reader,
     found = campaigns.recent(rt.db, limit=limit + 1, before_id=before, status=status)
     more = len(found) > limit
     found = found[:limit]
-    return Page(data=[out(rt, c) for c in found],
+    names = Names.of(rt)
+    return Page(data=[out(rt, c, names) for c in found],
                 next_cursor=directory.encode_cursor(found[-1].id, "c") if more else None)
 
 
