@@ -68,3 +68,4 @@ def delivery_counts(conn: Connection, campaign_id: int) -> dict[str, int]:
 
 def campaign_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(campaigns)).scalar_one())
+

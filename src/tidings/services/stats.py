@@ -1,11 +1,12 @@
 """Counts for the dashboard and list pages, kept cheap at millions of subscribers.
 
 Counting a million subscriptions takes PostgreSQL a few hundred milliseconds, far too
-slow for every page view. Each figure here is computed once and then served from a
-per-process cache: a figure that took longer than :data:`CACHE_WHEN_SLOWER` is kept
-for :data:`MAX_AGE` seconds and refreshed in a background thread when it is older
-(pages show the time it was computed); a figure that was cheap is simply computed
-again, so small installations always see exact, current numbers.
+slow for every page view. On a large installation (more than :data:`LARGE`
+subscribers, judged by the highest subscriber id, which is one index read) each figure
+is computed once and then served from a per-process cache, refreshed in a background
+thread when it is older than :data:`MAX_AGE` seconds (pages show the time it was
+computed). Smaller installations compute every figure on every view, so they always
+see exact, current numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from tidings.db import audience
 from tidings.db import lists as db_lists
 from tidings.db import stats as db_stats
 from tidings.db.database import Database
@@ -27,7 +29,7 @@ T = TypeVar("T")
 log = logging.getLogger("tidings.stats")
 
 MAX_AGE = 60.0
-CACHE_WHEN_SLOWER = 0.02
+LARGE = 100_000
 GROWTH_DAYS = 90
 
 
@@ -43,7 +45,6 @@ class _Entry:
     value: Any
     computed_at: datetime
     at: float
-    slow: bool
     refreshing: bool = False
 
 
@@ -51,9 +52,11 @@ _lock = threading.Lock()
 
 
 def _cached(db: Database, key: str, compute: Callable[[], T]) -> Figure[T]:
+    if not _large(db):
+        return Figure(compute(), utcnow(), False)
     entry: _Entry | None = db.cache.get("stats:" + key)
     now = time.monotonic()
-    if entry is not None and entry.slow:
+    if entry is not None:
         if now - entry.at > MAX_AGE:
             with _lock:
                 start = not entry.refreshing
@@ -65,8 +68,12 @@ def _cached(db: Database, key: str, compute: Callable[[], T]) -> Figure[T]:
     return Figure(_refresh(db, key, compute), utcnow(), False)
 
 
+def _large(db: Database) -> bool:
+    with db.read() as conn:
+        return audience.highest_subscriber_id(conn) > LARGE
+
+
 def _refresh(db: Database, key: str, compute: Callable[[], T]) -> T:
-    started = time.monotonic()
     try:
         value = compute()
     except Exception:
@@ -75,9 +82,7 @@ def _refresh(db: Database, key: str, compute: Callable[[], T]) -> T:
         if entry is not None:
             entry.refreshing = False
         raise
-    took = time.monotonic() - started
-    db.cache["stats:" + key] = _Entry(value, utcnow(), time.monotonic(),
-                                      slow=took > CACHE_WHEN_SLOWER)
+    db.cache["stats:" + key] = _Entry(value, utcnow(), time.monotonic())
     return value
 
 
@@ -116,8 +121,8 @@ def growth(db: Database, days: int = GROWTH_DAYS) -> Figure[list[tuple[date, int
 
 
 def forget(db: Database) -> None:
-    """Mark cached figures stale after a change: the next view refreshes them (cheap
-    ones at once, slow ones in the background while the old figure is shown)."""
+    """Mark cached figures stale after a change: the next view refreshes them in the
+    background while the old figure is shown."""
     for key in [k for k in db.cache if k.startswith("stats:")]:
         db.cache[key].at = float("-inf")
 

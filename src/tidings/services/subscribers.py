@@ -69,8 +69,11 @@ def add(db: Database, *, email: str, name: str | None = "",
         preconfirmed: bool = False, source: str = "admin", actor: str | None = None,
         consent_text: str | None = None, ip: str | None = None,
         user_agent: str | None = None, api_key_id: int | None = None,
-        user_id: int | None = None) -> Subscriber:
+        user_id: int | None = None, send_confirmation: bool = False) -> Subscriber:
     """Create a subscriber, optionally subscribed to ``lists`` with a consent record.
+
+    With ``send_confirmation``, subscriptions left unconfirmed (double opt-in lists,
+    not ``preconfirmed``) queue the confirmation email in the same transaction.
 
     Raises :class:`InvalidEmail`, :class:`Conflict` (address exists),
     :class:`Suppressed` (address was erased or blocked), :class:`NotFound` (list).
@@ -101,7 +104,7 @@ def add(db: Database, *, email: str, name: str | None = "",
                                          existing=None, consent_id=consent_id)
                     if status is SubscriptionStatus.UNCONFIRMED:
                         waiting.append(target.id)
-                if waiting:  # double opt-in: the reader confirms from this email
+                if waiting and send_confirmation:
                     outbox.enqueue(conn, kind="confirmation", to_email=address,
                                    subscriber_id=subscriber.id, now=now,
                                    payload={"consent_id": consent_id, "list_ids": waiting})

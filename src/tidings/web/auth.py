@@ -29,9 +29,17 @@ SESSION_MAX_AGE = 12 * 3600
 PENDING_MAX_AGE = 5 * 60
 
 
+def _signer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"tidings.admin.{purpose}")
+
+
 def _serializer(request: Request, purpose: str) -> URLSafeTimedSerializer:
-    secret: str = request.app.state.runtime.settings.secret_key
-    return URLSafeTimedSerializer(secret, salt=f"tidings.admin.{purpose}")
+    return _signer(request.app.state.runtime.settings.secret_key, purpose)
+
+
+def session_value(secret_key: str, user: User) -> str:
+    """The signed value of a session cookie for ``user``."""
+    return _signer(secret_key, "session").dumps({"u": user.id, "v": user.session_version})
 
 
 def _set(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
@@ -50,7 +58,7 @@ def _load(request: Request, name: str, purpose: str, max_age: int) -> Any:
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
-    value = _serializer(request, "session").dumps({"u": user.id, "v": user.session_version})
+    value = session_value(request.app.state.runtime.settings.secret_key, user)
     _set(request, response, SESSION_COOKIE, value, SESSION_MAX_AGE)
     response.delete_cookie(PENDING_COOKIE, path="/")
 

@@ -81,6 +81,17 @@ def test_subscriptions_change_one_list_at_a_time(api: TestClient, runtime: Runti
     assert {s.source for s in sources} == {"api"} and all(s.api_key_id for s in sources)
 
 
+def test_a_new_unconfirmed_subscriber_gets_the_confirmation(api: TestClient,
+                                                            runtime: Runtime) -> None:
+    api.post("/api/v1/lists", json={"slug": "daily", "name": "Daily"})  # double opt-in
+    created = api.post("/api/v1/subscribers", json={"email": "cy@example.org",
+                                                    "lists": ["daily"]})
+    assert created.json()["subscriptions"][0]["status"] == "unconfirmed"
+    with runtime.db.read() as conn:
+        queued = conn.execute(select(outbox.c.kind, outbox.c.to_email)).all()
+    assert [tuple(q) for q in queued] == [("confirmation", "cy@example.org")]
+
+
 def test_subscribers_are_paged_with_an_opaque_cursor(api: TestClient) -> None:
     api.post("/api/v1/lists", json={"slug": "daily", "name": "Daily", "optin": "single"})
     bulk = api.post("/api/v1/subscribers/bulk", json={

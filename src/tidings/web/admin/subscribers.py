@@ -71,7 +71,7 @@ async def create(request: Request, user: Writer) -> Response:
     try:
         created = subscribers.add(db, email=email, name=name, lists=chosen,
                                   preconfirmed=confirmed, source="admin", actor=user.label,
-                                  user_id=user.id)
+                                  user_id=user.id, send_confirmation=True)
     except (ValidationError, Conflict) as exc:
         return render(request, "admin/subscriber_new.html", {
             "lists": lists.all_lists(db), "error": exc.message,

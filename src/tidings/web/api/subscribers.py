@@ -157,7 +157,7 @@ def create(request: Request, key: Writer, body: SubscriberCreate) -> SubscriberO
     created = subscribers.add(db, email=body.email, name=body.name,
                               attributes=body.attributes, lists=body.lists,
                               preconfirmed=body.status == "confirmed", source="api",
-                              actor=key.label, api_key_id=key.id)
+                              actor=key.label, api_key_id=key.id, send_confirmation=True)
     stats.forget(db)
     return _one(request, created.uid)
 
