@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import socket
 import subprocess
@@ -35,6 +36,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from tidings import bootstrap, config  # noqa: E402
 from tidings.db import migrate  # noqa: E402
+from tidings.db.deliveries import Reader  # noqa: E402
 from tidings.db.tables import lists, subscribers, subscriptions  # noqa: E402
 from tidings.db.types import utcnow  # noqa: E402
 from tidings.delivery import setup  # noqa: E402
@@ -46,6 +48,7 @@ from tidings.services import campaigns, runtime_settings, sending  # noqa: E402
 SINK = "/usr/sbin/smtp-sink"
 SOURCE = "/usr/sbin/smtp-source"
 POOL = 8
+SECRET = "bench-secret-0123456789"
 
 PARAGRAPH = (
     "<p>City council members met late on Tuesday to debate the proposed budget for the "
@@ -115,41 +118,51 @@ def populate(runtime: bootstrap.Runtime, count: int) -> None:
                  "created_at": now, "updated_at": now} for i in ids])
 
 
-def run_case(count: int, mode: str, port: int, directory: Path) -> dict[str, object]:
-    """One measurement, in this (fresh) process."""
-    settings = config.load(environ={}, data_dir=directory, secret_key="bench-secret-0123456789",
-                           base_url="https://news.example.org",
-                           smtp_url=f"smtp+plain://127.0.0.1:{port}?pool={POOL}")
-    runtime = bootstrap.build(settings)
+def settings_for(directory: Path, port: int) -> config.Settings:
+    return config.load(environ={}, data_dir=directory, secret_key=SECRET,
+                       base_url="https://news.example.org",
+                       smtp_url=f"smtp+plain://127.0.0.1:{port}?pool={POOL}")
+
+
+def prepare(directory: Path, count: int, mode: str, port: int) -> str:
+    """The database: ``count`` readers, settings, a draft; return the draft's id."""
+    runtime = bootstrap.build(settings_for(directory, port))
     migrate.upgrade(runtime.db)
     populate(runtime, count)
-    values = {"publisher.name": "The Morning Briefing",
-              "publisher.postal_address": "1 Example Street, Oslo",
-              "mail.from_email": "briefing@news.example.org"}
+    values: dict[str, object] = {"publisher.name": "The Morning Briefing",
+                                 "publisher.postal_address": "1 Example Street, Oslo",
+                                 "mail.from_email": "briefing@news.example.org"}
     if mode == "rsa":
         key = dkim.generate_key("news.example.org", "bench", "rsa-sha256").key
         values["dkim.keys"] = [{"domain": key.domain, "selector": key.selector,
                                 "algorithm": str(key.algorithm),
                                 "private_key": key.private_key}]
     runtime_settings.update(runtime.db, values)
-    draft = campaigns.create(runtime.db, name="Bench", subject="Briefing for {{ subscriber.name }}",
+    draft = campaigns.create(runtime.db, name="Bench",
+                             subject="Briefing for {{ subscriber.name }}",
                              body=issue_html(), body_format=BodyFormat.HTML,
                              lists=["briefing"])
+    runtime.close()
+    return draft.uid
+
+
+def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:
+    """Send the prepared campaign, in this fresh process, and measure."""
+    runtime = bootstrap.build(settings_for(directory, port))
     engine = setup.engine_for(runtime)
+    draft = campaigns.get(runtime.db, uid)
     sample = engine.compose(runtime.db, draft)
-    from tidings.db.deliveries import Reader
     size = len(sample.render(Reader(1, "x", "reader1@example.com", "Reader 1", {}, (1,))).data)
 
     async def send() -> float:
         stop = asyncio.Event()
-        worker = Worker(engine, campaign_ids=None, outbox=False, schedules=False,
-                        heartbeat=False)
+        worker = Worker(engine, outbox=False, schedules=False, heartbeat=False)
         task = asyncio.create_task(worker.run(stop))
         start = time.perf_counter()
-        await asyncio.to_thread(sending.start, runtime.db, draft.uid)
-        while (await asyncio.to_thread(campaigns.get, runtime.db, draft.uid)).status \
+        await asyncio.to_thread(sending.start, runtime.db, uid)
+        while (await asyncio.to_thread(campaigns.get, runtime.db, uid)).status \
                 is CampaignStatus.RUNNING:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - start
         stop.set()
         await task
@@ -158,23 +171,24 @@ def run_case(count: int, mode: str, port: int, directory: Path) -> dict[str, obj
     loop = new_loop()
     elapsed = loop.run_until_complete(send())
     loop.close()
-    done = campaigns.get(runtime.db, draft.uid)
+    done = campaigns.get(runtime.db, uid)
     runtime.close()
-    return {"count": count, "mode": mode, "size": size, "sent": done.sent,
-            "failed": done.failed, "rate": done.sent / elapsed,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"size": size, "sent": done.sent, "failed": done.failed,
+            "rate": done.sent / elapsed, "elapsed": elapsed,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "child_rss_mb": children}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--dkim", nargs="+", default=["off", "rsa"], choices=["off", "rsa"])
-    parser.add_argument("--case", nargs=3, metavar=("COUNT", "MODE", "PORT"),
+    parser.add_argument("--case", nargs=3, metavar=("DIR", "UID", "PORT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = run_case(int(args.case[0]), args.case[1], int(args.case[2]), Path(tmp))
+        result = run_case(Path(args.case[0]), args.case[1], int(args.case[2]))
         print(json.dumps(result))
         return
     port = free_port()
@@ -182,19 +196,26 @@ def main() -> None:
     with smtp_sink(port):
         for count in args.sizes:
             for mode in args.dkim:
-                out = subprocess.run([sys.executable, __file__, "--case", str(count), mode,
-                                      str(port)], check=True, capture_output=True, text=True)
+                with tempfile.TemporaryDirectory() as tmp:
+                    uid = prepare(Path(tmp), count, mode, port)
+                    out = subprocess.run([sys.executable, __file__, "--case", tmp, uid,
+                                          str(port)], check=True, capture_output=True,
+                                         text=True)
                 result = json.loads(out.stdout.strip().splitlines()[-1])
+                result.update(count=count, mode=mode)
                 top = ceiling(port, min(count, 50_000), int(result["size"]))
                 rows.append((result, top))
                 print(f"  {count:>7,} readers, DKIM {mode:<3}: {result['rate']:>7,.0f} msg/s "
                       f"(ceiling {top:,.0f})", file=sys.stderr)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{'readers':>8} {'DKIM':>5} {'size':>7} {'Tidings msg/s':>14} "
-          f"{'ceiling msg/s':>14} {'ratio':>6} {'peak RSS':>9}")
+          f"{'ceiling msg/s':>14} {'ratio':>6} {'peak RSS':>9} {'renderers':>10}")
     for result, top in rows:
         print(f"{result['count']:>8,} {result['mode']:>5} {result['size']:>7,} "
               f"{result['rate']:>14,.0f} {top:>14,.0f} {result['rate'] / top:>6.2f} "
-              f"{result['rss_mb']:>7.0f} MB")
+              f"{result['rss_mb']:>6.0f} MB {result['child_rss_mb']:>7.0f} MB")
+    print(f"\nload average {load}; {os.cpu_count()} cores; pool {POOL} connections; "
+          "renderers: peak RSS of one render process")
 
 
 if __name__ == "__main__":

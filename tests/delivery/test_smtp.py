@@ -117,7 +117,8 @@ def test_refusals_are_reported_per_message_and_the_session_goes_on(pipelining: b
 
 
 def test_content_is_crlf_and_dot_stuffed() -> None:
-    assert content(b".a\nb\r\n.c") == b"..a\r\nb\r\n..c\r\n.\r\n"
+    assert content(b".a\r\nb\r\n.c") == b"..a\r\nb\r\n..c\r\n.\r\n"
+    assert content(b"a\n.b\n") == b"a\r\n..b\r\n.\r\n"
     assert content(b"x\r\n") == b"x\r\n.\r\n"
 
 

@@ -218,3 +218,27 @@ def test_scheduled_campaigns_are_still_editable_and_keep_their_time(runtime: Run
     assert changed.status is CampaignStatus.SCHEDULED and changed.scheduled_at == when
     assert when == datetime(2100, 1, 1, 8, 0, tzinfo=UTC)  # 09:00 in Oslo is CET (UTC+1)
     assert utcnow() < when < utcnow() + timedelta(days=365 * 80)
+
+
+@pytest.mark.usefixtures("news")
+def test_a_preview_follows_every_change_it_depends_on(runtime: Runtime) -> None:
+    from tidings.services import runtime_settings
+
+    db = runtime.db
+    draft = campaigns.create(db, name="Issue", subject="First", body="Body", lists=["news"])
+
+    def shown() -> dict[str, str]:
+        found = campaigns.preview(db, draft.uid, site=runtime.settings, tokens=runtime.tokens,
+                                  subscriber="ann@example.com")
+        return {**dict(found.headers), "text": found.text}
+
+    assert shown()["Subject"] == "First"
+    campaigns.update(db, draft.uid, subject="Second", from_name="The Desk")
+    assert shown()["Subject"] == "Second" and "The Desk" in shown()["From"]
+    lists.update(db, "news", name="Morning News")
+    assert shown()["List-Id"].startswith("Morning News")
+    runtime_settings.update(db, {"publisher.name": "The Northern Post"})
+    assert "The Northern Post" in shown()["text"]
+    custom = template_service.create(db, name="Plain", body="<p>PLAIN {{ content }}</p>")
+    campaigns.update(db, draft.uid, template_id=custom.id)
+    assert "PLAIN" in shown()["text"]

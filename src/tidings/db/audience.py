@@ -37,12 +37,14 @@ def member_ids(list_ids: Sequence[int], max_id: int | None,
     )
     if list_ids:
         confirmed = confirmed.where(subscriptions.c.list_id.in_(list(list_ids)))
-    query = select(subscribers.c.id).where(subscribers.c.status == "enabled", confirmed)
+    query = select(subscribers.c.id).where(subscribers.c.status == "enabled")
     if max_id is not None:
         query = query.where(subscribers.c.id <= max_id)
     if segment is not None:
+        # Before the membership test: SQLite evaluates terms in order, and the segment's
+        # column tests reject most rows without a subscriptions lookup.
         query = query.where(segment)
-    return query
+    return query.where(confirmed)
 
 
 def segment_condition(conn: Connection, segment_id: int | None,

@@ -72,13 +72,15 @@ class Database:
         self.engine.dispose()
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, cache_mib: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
         for pragma in SQLITE_PRAGMAS:
             dbapi_connection.execute(pragma)
+        if cache_mib is not None:
+            dbapi_connection.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -86,8 +88,13 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def open_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
-    """Create the engine for ``url`` (SQLite file or PostgreSQL) with our settings."""
+def open_database(url: str, *, pool_size: int = 10, echo: bool = False,
+                  cache_mib: int | None = None) -> Database:
+    """Create the engine for ``url`` (SQLite file or PostgreSQL) with our settings.
+
+    ``cache_mib`` overrides SQLite's page cache per connection (64 MiB): the delivery
+    worker walks whole audiences and keeps its memory flat with a small one.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -96,7 +103,7 @@ def open_database(url: str, *, pool_size: int = 10, echo: bool = False) -> Datab
             url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, cache_mib)
     else:
         engine = create_engine(
             url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,

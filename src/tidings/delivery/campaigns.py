@@ -66,15 +66,20 @@ def lease_name(campaign_id: int) -> str:
     return f"campaign:{campaign_id}"
 
 
-def take_lease(engine: Engine, campaign_id: int) -> bool:
-    """Take the campaign for this worker; rows a vanished worker left claimed are retried."""
+def take_lease(engine: Engine, campaign_id: int, *, starting: bool = False) -> bool:
+    """Take (or renew) the campaign for this worker.
+
+    When a run is ``starting``, no batch of the campaign is in flight in this worker
+    and none can be in another (the lease was free), so rows still claimed were left
+    without an answer by a worker that died or a batch that failed: they are retried.
+    """
     with engine.db.write() as conn:
-        taken, previous = leases.take(conn, lease_name(campaign_id), engine.holder, utcnow(),
-                                      engine.lease_ttl, dead=holder_is_dead)
-        if taken and previous != engine.holder:
+        taken, _previous = leases.take(conn, lease_name(campaign_id), engine.holder, utcnow(),
+                                       engine.lease_ttl, dead=holder_is_dead)
+        if taken and starting:
             recovered = ledger.recover(conn, campaign_id, utcnow())
             if recovered:
-                log.warning("campaign %s: %d messages were in flight when its last worker "
+                log.warning("campaign %s: %d messages were in flight when its last run "
                             "stopped; sending them again", campaign_id, recovered)
     return taken
 
@@ -249,7 +254,7 @@ class CampaignRun:
 
     async def run(self) -> None:
         engine = self.engine
-        if not await asyncio.to_thread(take_lease, engine, self.campaign_id):
+        if not await asyncio.to_thread(take_lease, engine, self.campaign_id, starting=True):
             return
         watcher = asyncio.create_task(self._watch(), name=f"watch campaign {self.campaign_id}")
         flusher = asyncio.create_task(self._flush_loop(), name="ledger flush")

@@ -83,6 +83,7 @@ class Engine:
     max_rate: float | None = None  # messages per second the transport allows, if limited
     lease_ttl: float = 30.0
     render_pool: RenderPool | None = None  # processes that render; None: render inline
+    own_db: bool = False  # ``db`` was opened for the engine: dispose of it when done
 
     def chunk_size(self) -> int:
         """How many readers to claim at once: about half a second of sending."""

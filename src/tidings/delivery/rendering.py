@@ -13,16 +13,20 @@ bytes) or the reason it could not be built.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import pickle
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from tidings.db.deliveries import Reader
 from tidings.delivery.engine import Renderer
 
 Rendered = tuple[str, str, bytes] | str
 """(envelope sender, recipient, message) or why it could not be built."""
+
+log = logging.getLogger("tidings.delivery")
 
 _cache: dict[str, Renderer] = {}
 
@@ -63,8 +67,16 @@ class RenderPool:
         return self._executor
 
     async def render(self, key: str, blob: bytes, readers: list[Reader]) -> list[Rendered]:
+        """Render in a worker process; a dead process pool is replaced next time."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), _render_in_worker, key, blob, readers)
+        try:
+            return await loop.run_in_executor(self._pool(), _render_in_worker, key, blob,
+                                              readers)
+        except BrokenProcessPool:
+            broken, self._executor = self._executor, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def close(self) -> None:
         if self._executor is not None:
@@ -87,6 +99,9 @@ class BatchRenderer:
                 self.blob = None  # not picklable: render here
 
     async def render(self, readers: list[Reader]) -> list[Rendered]:
-        if self.pool is None or self.blob is None:
-            return render_all(self.renderer, readers)
-        return await self.pool.render(self.key, self.blob, readers)
+        if self.pool is not None and self.blob is not None:
+            try:
+                return await self.pool.render(self.key, self.blob, readers)
+            except BrokenProcessPool:
+                log.error("a render process died; rendering these messages here")
+        return render_all(self.renderer, readers)

@@ -6,6 +6,7 @@ import os
 
 from tidings.bootstrap import Runtime
 from tidings.config import Settings
+from tidings.db.database import open_database
 from tidings.delivery import compose, relays
 from tidings.delivery.capture import CaptureTransport
 from tidings.delivery.engine import Engine
@@ -34,6 +35,9 @@ def max_rate(settings: Settings) -> float | None:
     return total
 
 
+WORKER_CACHE_MIB = 8
+
+
 def render_processes() -> int:
     """Processes that render campaign messages: one per core, none on a single core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
@@ -50,8 +54,14 @@ def engine_for(runtime: Runtime, *, transport: Transport | None = None,
     """
     settings = runtime.settings
     count = render_processes() if processes is None else processes
+    own_db = runtime.db.is_sqlite
+    # On SQLite the worker gets connections of its own with a small page cache, so
+    # that walking a large audience does not grow its memory (PostgreSQL caches on
+    # the server).
+    db = open_database(settings.database_url, pool_size=4, cache_mib=WORKER_CACHE_MIB) \
+        if own_db else runtime.db
     return Engine(
-        db=runtime.db, transport=transport or transport_for(settings),
+        db=db, own_db=own_db, transport=transport or transport_for(settings),
         compose=compose.composer(settings.base_url, settings.mail_domain, runtime.tokens),
         build_system=compose.system_builder(settings.base_url, settings.mail_domain,
                                             runtime.tokens),

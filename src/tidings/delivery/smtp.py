@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import re
 import ssl
 from dataclasses import dataclass
 
@@ -26,7 +25,6 @@ from tidings.domain.errors import ConfigurationError
 CONNECT_TIMEOUT = 30.0
 REPLY_TIMEOUT = 120.0   # RFC 5321 §4.5.3.2 asks for minutes; a stuck relay must not hang us
 _LINE_LIMIT = 64 * 1024
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +66,18 @@ class TlsUnavailable(ConfigurationError):
 
 
 def content(data: bytes) -> bytes:
-    """The message as DATA content: CRLF line ends, dot-stuffed, with the final dot."""
-    if b"\n" in data and data.count(b"\n") != data.count(b"\r\n"):
-        data = _BARE_LF.sub(b"\r\n", data)
-    if data.startswith(b"."):
+    """The message as DATA content: dot-stuffed, with the final dot.
+
+    Messages must have CRLF line ends, as ``tidings.mail`` writes them (checking
+    every line of every message would cost a pass over it); one written with bare
+    LFs only is converted.
+    """
+    if b"\r\n" not in data:
+        data = data.replace(b"\n", b"\r\n")
+    if b"\n." in data:
+        data = data.replace(b"\n.", b"\n..")
+    if data[:1] == b".":
         data = b"." + data
-    data = data.replace(b"\r\n.", b"\r\n..")
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"

@@ -38,6 +38,7 @@ class Job:
     def resolve(self, reply: Reply) -> None:
         if self.reply is None:
             self.reply = reply
+            self.data = b""  # answered: free the message now, not when the ticket goes
             self.ticket._resolved(self)
 
 

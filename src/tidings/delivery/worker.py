@@ -81,6 +81,8 @@ class Worker:
             if self.heartbeat:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._release)
+            if engine.own_db:
+                engine.db.dispose()
             log.info("worker %s stopped", engine.holder)
 
     async def _loop(self, stop: asyncio.Event) -> None:

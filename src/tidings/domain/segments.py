@@ -78,10 +78,11 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class References:
-    """What a filter points at outside the subscriber row."""
+    """What a filter points at outside the subscriber row, and the fields it tests."""
 
     list_slugs: frozenset[str]
     campaign_uids: frozenset[str]
+    fields: frozenset[str] = frozenset()
 
 
 def _fail(path: str, message: str) -> ValidationError:
@@ -278,9 +279,10 @@ def instant(value: str) -> datetime:
 
 
 def references(node: Mapping[str, Any]) -> References:
-    """The list slugs and campaign ids a validated filter mentions."""
+    """The list slugs, campaign ids and fields a validated filter mentions."""
     slugs: set[str] = set()
     uids: set[str] = set()
+    fields: set[str] = set()
     stack: list[Mapping[str, Any]] = [node]
     while stack:
         current = stack.pop()
@@ -288,11 +290,13 @@ def references(node: Mapping[str, Any]) -> References:
             stack.append(current["not"])
         elif "all" in current or "any" in current:
             stack.extend(current.get("all", current.get("any", [])))
-        elif current["field"] == "list":
-            slugs.add(current["value"])
-        elif current["field"] == "campaign":
-            uids.add(current["value"])
-    return References(frozenset(slugs), frozenset(uids))
+        else:
+            fields.add(current["field"])
+            if current["field"] == "list":
+                slugs.add(current["value"])
+            elif current["field"] == "campaign":
+                uids.add(current["value"])
+    return References(frozenset(slugs), frozenset(uids), frozenset(fields))
 
 
 def check_name(name: str) -> str:

@@ -112,7 +112,7 @@ def create(db: Database, *, name: str, subject: str, body: str,
     with db.write() as conn:
         targets = list(dict.fromkeys(find_list(conn, item).id for item in lists))
         _check_targets(conn, targets, segment_id)
-        values["template_id"] = _template_id(conn, template_id)
+        values["template_id"] = layout_id(conn, template_id)
         created = db_campaigns.insert_campaign(conn, values, targets, now)
         events.record(conn, "campaign.created", now, actor=actor, subject_type="campaign",
                       subject_id=created.id)
@@ -127,7 +127,8 @@ def _check_targets(conn: Connection, list_ids: Sequence[int], segment_id: int | 
         raise NotFound(f"No segment {segment_id}.")
 
 
-def _template_id(conn: Connection, template_id: int | None) -> int:
+def layout_id(conn: Connection, template_id: int | None) -> int:
+    """``template_id`` if that template exists (else :class:`NotFound`); None: the default."""
     if template_id is None:
         return template_service.ensure_default(conn).id
     if db_templates.get(conn, template_id) is None:
@@ -168,7 +169,7 @@ def update(db: Database, ref: str, *, name: str | Keep = KEEP, subject: str | Ke
         if not isinstance(reply_to, Keep):
             values["reply_to"] = emails.normalize(reply_to) if reply_to else ""
         if not isinstance(template_id, Keep):
-            values["template_id"] = _template_id(conn, template_id)
+            values["template_id"] = layout_id(conn, template_id)
         if not isinstance(segment_id, Keep):
             values["segment_id"] = segment_id
         list_ids = list(current.list_ids) if isinstance(lists, Keep) else \
@@ -284,16 +285,20 @@ def preview_for(db: Database, campaign: Campaign, recipient: Recipient, *, site:
     """:meth:`CompiledCampaign.preview` of ``campaign`` for ``recipient``.
 
     The compiled campaign is kept (per process, a few minutes) for as long as nothing
-    it was built from changes: the campaign, its lists and layout, the runtime
-    settings. Switching between readers in a preview then costs a render, not a
-    compilation.
+    it was built from changes: the campaign's content and sender, its lists and layout,
+    the runtime settings. Switching between readers in a preview then costs a render,
+    not a compilation. ``campaign`` need not be saved (a live preview of a form).
     """
     values = runtime_settings.get_all(db)
     with db.read() as conn:
         lists = mailing.lists_in_order(conn, campaign.list_ids)
         layout = mailing.layout(conn, campaign.template_id)
-    key = (campaign.id, campaign.updated_at, tuple((m.id, m.updated_at) for m in lists),
-           layout, json.dumps(values, sort_keys=True, default=str), site.base_url,
+    key = (campaign.id, campaign.uid, campaign.name, campaign.subject, campaign.body,
+           str(campaign.body_format), campaign.from_name, campaign.from_email,
+           campaign.reply_to, campaign.archive, campaign.archive_slug,
+           json.dumps(campaign.extra, sort_keys=True, default=str),
+           tuple((m.id, m.updated_at) for m in lists), layout,
+           json.dumps(values, sort_keys=True, default=str), site.base_url,
            site.mail_domain, id(tokens))
     cache: dict[tuple[Any, ...], tuple[float, CompiledCampaign, threading.Lock]] = \
         db.cache.setdefault(_COMPILED, {})

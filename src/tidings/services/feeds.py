@@ -36,7 +36,6 @@ from sqlalchemy import Connection
 from tidings.db import campaigns as db_campaigns
 from tidings.db import events
 from tidings.db import feeds as db_feeds
-from tidings.db import templates as db_templates
 from tidings.db.database import Database
 from tidings.db.types import utcnow
 from tidings.domain import feeds as domain
@@ -47,8 +46,7 @@ from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.lists import check_name
 from tidings.domain.timezones import zone
 from tidings.services import campaigns as campaign_service
-from tidings.services import runtime_settings, sending
-from tidings.services import templates as template_service
+from tidings.services import sending
 from tidings.services.fetcher import Fetcher, check_url
 from tidings.services.lists import find as find_list
 
@@ -212,7 +210,7 @@ def add(db: Database, *, name: str, url: str, lists: Sequence[str], send_time: s
     now = utcnow()
     with db.write() as conn:
         list_ids = _list_ids(conn, lists)
-        values["template_id"] = _template_id(conn, template_id)
+        values["template_id"] = campaign_service.layout_id(conn, template_id)
         values.update(uid=new_uid(), list_ids=list_ids, enabled=True, next_run_at=domain.next_run(
             now, Frequency(values["frequency"]), values["weekday"], values["send_time"],
             zone(values["timezone"])))
@@ -247,14 +245,6 @@ def _list_ids(conn: Connection, lists: Sequence[str]) -> list[int]:
     return ids
 
 
-def _template_id(conn: Connection, template_id: int | None) -> int:
-    if template_id is None:
-        return template_service.ensure_default(conn).id
-    if db_templates.get(conn, template_id) is None:
-        raise NotFound(f"No template {template_id}.")
-    return template_id
-
-
 def update(db: Database, ref: str, *, name: str | None = None, url: str | None = None,
            lists: Sequence[str] | None = None, send_time: str | None = None,
            frequency: Frequency | str | None = None, weekday: int | str | None = None,
@@ -281,7 +271,7 @@ def update(db: Database, ref: str, *, name: str | None = None, url: str | None =
         if lists is not None:
             values["list_ids"] = _list_ids(conn, lists)
         if template_id is not None:
-            values["template_id"] = _template_id(conn, template_id)
+            values["template_id"] = campaign_service.layout_id(conn, template_id)
         if enabled is not None:
             values["enabled"] = bool(enabled)
         values["next_run_at"] = domain.next_run(
@@ -372,7 +362,7 @@ def _digest(conn: Connection, feed: Feed, title: str, items: Sequence[Item],
     values: dict[str, Any] = {
         "uid": new_uid(), "name": check_name(f"{feed.name} – {day}"[:200]),
         "subject": subject, "body": body, "body_format": str(BodyFormat.HTML),
-        "template_id": _template_id(conn, feed.template_id), "segment_id": None,
+        "template_id": campaign_service.layout_id(conn, feed.template_id), "segment_id": None,
         "status": str(CampaignStatus.DRAFT), "extra": {"feed": feed.uid},
     }
     return db_campaigns.insert_campaign(conn, values, list(feed.list_ids), now)
@@ -388,15 +378,15 @@ def _failed(db: Database, feed: Feed, reason: str, now: datetime) -> None:
                       subject_id=feed.id, data={"error": reason[:500]})
 
 
-def run_due(db: Database, now: datetime, *, fetcher: Fetcher | None = None) -> list[Campaign]:
+def run_due(db: Database, now: datetime, *, late: timedelta,
+            fetcher: Fetcher | None = None) -> list[Campaign]:
     """Run every feed whose time has come; return the digests that started sending.
 
-    A failing feed is recorded (``last_error``) and retried in half an hour; it never
-    stops the others.
+    A run more than ``late`` after its time keeps its digest as a draft. A failing feed
+    is recorded (``last_error``) and retried in half an hour; it never stops the others.
     """
     with db.read() as conn:
         due = [db_feeds.get_by_uid(conn, uid) for uid in db_feeds.due(conn, now)]
-    late = timedelta(minutes=int(runtime_settings.get(db, "campaigns.late_grace_minutes")))
     started = []
     for feed in due:
         if feed is None or feed.next_run_at is None:

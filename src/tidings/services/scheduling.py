@@ -126,7 +126,7 @@ def run_due(db: Database, now: datetime | None = None, *,
             continue  # changed meanwhile (unscheduled, cancelled, started by hand)
         if campaign is not None:
             started.append(campaign)
-    started.extend(feeds.run_due(db, now, fetcher=fetcher))
+    started.extend(feeds.run_due(db, now, late=late, fetcher=fetcher))
     return started
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import jinja2
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from tidings.db import events
 from tidings.db import templates as db_templates
@@ -77,10 +78,15 @@ def ensure_default(conn: Connection) -> Template:
     found = db_templates.default(conn)
     if found is not None:
         return found
-    now = utcnow()
-    return db_templates.insert_template(conn, uid=new_uid(), name=DEFAULT_NAME,
-                                        body=layout_source("default"), is_default=True,
-                                        now=now)
+    try:
+        with conn.begin_nested():  # another process may be seeding it at the same moment
+            return db_templates.insert_template(conn, uid=new_uid(), name=DEFAULT_NAME,
+                                                body=layout_source("default"),
+                                                is_default=True, now=utcnow())
+    except IntegrityError:
+        seeded = db_templates.default(conn)
+        assert seeded is not None
+        return seeded
 
 
 def create(db: Database, *, name: str, body: str, make_default: bool = False,
