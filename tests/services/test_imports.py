@@ -22,11 +22,11 @@ from tidings.db.tables import events
 from tidings.db.tables import lists as lists_table
 from tidings.db.tables import subscribers as subscribers_table
 from tidings.db.tables import subscriptions as subscriptions_table
-from tidings.domain.errors import NotFound, ValidationError
+from tidings.domain.errors import Conflict, NotFound, ValidationError
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
-from tidings.services import exports, imports, lists, subscribers, suppressions
+from tidings.services import exports, import_jobs, imports, lists, subscribers, suppressions
 from tidings.services.imports import ImportMode, ImportOptions
 
 CONFIRMED, UNCONFIRMED = SubscriptionStatus.CONFIRMED, SubscriptionStatus.UNCONFIRMED
@@ -237,6 +237,9 @@ def test_an_unclosed_quote_is_reported_with_the_lines_it_swallowed(db: Database)
      "Ann", {"age": 41, "vip": True}),
     ("E-Mail,Full Name,plan,empty", "ann@example.com,Ann A,gold,", "Ann A", {"plan": "gold"}),
     ("mail,fname,lname", "ann@example.com,Ann,", "Ann", {}),
+    ("E-Mail;Name;Stadt", "ann@example.com;Ann;Zürich, Kreis 1", "Ann",
+     {"Stadt": "Zürich, Kreis 1"}),
+    ("email\tname\tcity", "ann@example.com\tAnn\tOslo", "Ann", {"city": "Oslo"}),
 ])
 def test_header_variants(db: Database, header: str, row: str, name: str,
                          attributes: dict[str, Any]) -> None:
@@ -390,8 +393,6 @@ def test_rows_name_their_own_lists_in_tidings_format(db: Database) -> None:
 
 
 def test_a_job_keeps_its_row_up_to_date(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tidings.services import import_jobs
-
     monkeypatch.setattr(import_jobs, "PROGRESS_EVERY", 0.0)
     data = ("email,name\n" + "".join(f"reader{i}@example.com,Réader {i}\n"
                                       for i in range(20_000)) + "broken,x\n").encode()
@@ -414,6 +415,8 @@ def test_a_job_keeps_its_row_up_to_date(db: Database, monkeypatch: pytest.Monkey
     running = [j for j in seen if j.status == "running"]
     assert any(0 < j.processed_bytes < len(data) for j in running)
     assert import_jobs.recent(db)[0].uid == job.uid
+    with pytest.raises(Conflict):
+        import_jobs.run(db, job.uid, io.BytesIO(data))
 
     failed = import_jobs.create(db, filename="x.csv", options=ImportOptions(lists=("weekly",)))
     end = import_jobs.run(db, failed.uid, io.BytesIO(b"name\nAnn\n"))
@@ -423,8 +426,6 @@ def test_a_job_keeps_its_row_up_to_date(db: Database, monkeypatch: pytest.Monkey
 
 
 def test_a_background_job_runs_a_saved_upload(db: Database, tmp_path: Path) -> None:
-    from tidings.services import import_jobs
-
     upload = tmp_path / "upload.csv"
     upload.write_bytes(b"email\nann@example.com\n")
     job = import_jobs.create(db, filename="upload.csv", options=ImportOptions(lists=("daily",)))
@@ -434,8 +435,6 @@ def test_a_background_job_runs_a_saved_upload(db: Database, tmp_path: Path) -> N
 
 
 def test_an_erasure_during_the_import_refuses_it(db: Database) -> None:
-    from tidings.domain.errors import Conflict
-
     class ErasingMidway(io.BytesIO):
         def read(self, size: int | None = -1) -> bytes:
             if self.tell() > 0 and not suppressions.is_suppressed(db, "late@example.com"):

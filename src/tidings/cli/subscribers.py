@@ -146,7 +146,8 @@ def import_csv(
                   f"skipped {result.skipped:,} of {result.rows:,} rows "
                   f"({result.format} CSV).")
     if result.dropped_columns:
-        console.print("Columns not imported: " + ", ".join(result.dropped_columns) + ".")
+        console.print("Columns not imported: " + ", ".join(result.dropped_columns) + ".",
+                      markup=False)
     if result.skipped and report is None:
         for problem in result.problems[:10]:
             errors.print(f"line {problem.line}: {problem.reason}", markup=False,
@@ -154,7 +155,7 @@ def import_csv(
         if result.skipped > 10:
             errors.print(f"... and {result.skipped - 10:,} more; --report FILE lists them all.")
     elif result.skipped:
-        console.print(f"Skipped rows are listed in {report}.")
+        console.print(f"Skipped rows are listed in {report}.", markup=False)
 
 
 def _run_import(db: Database, stream: BinaryIO, total: int | None,
@@ -210,4 +211,4 @@ def export_csv(
             out.write(chunk.text)
             written += chunk.rows
             bar.update(task, completed=written)
-    console.print(f"Exported {written:,} subscribers to {output}.")
+    console.print(f"Exported {written:,} subscribers to {output}.", markup=False)

@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,13 +87,12 @@ class Staging(ABC):
     def __init__(self, conn: Connection, names: dict[str, str]) -> None:
         self.conn = conn
         self.names = names
-        self.rows_staged = 0
 
     # -- loading -------------------------------------------------------------------
 
     @abstractmethod
-    def loading(self) -> Any:
-        """A context manager: one transaction around ``add_rows`` / ``add_targets``."""
+    def loading(self) -> AbstractContextManager[None]:
+        """One transaction around ``add_rows`` / ``add_targets`` calls."""
 
     @abstractmethod
     def add_rows(self, rows: Sequence[StagedRow]) -> None:
@@ -312,7 +311,6 @@ class _SQLiteStaging(Staging):
     def add_rows(self, rows: Sequence[StagedRow]) -> None:
         self.raw.executemany("INSERT INTO import_stage.rows VALUES (?, ?, ?, ?, ?, ?, ?)",
                              rows)
-        self.rows_staged += len(rows)
 
     def add_targets(self, targets: Sequence[StagedTarget]) -> None:
         self.raw.executemany("INSERT INTO import_stage.targets VALUES (?, ?, ?)", targets)
@@ -358,7 +356,6 @@ class _PostgresStaging(Staging):
                 "COPY import_rows (line, email, name, attributes, status, uid, digest) "
                 "FROM STDIN") as copy:
             copy.write("".join(out))
-        self.rows_staged += len(rows)
 
     def add_targets(self, targets: Sequence[StagedTarget]) -> None:
         with self.raw.cursor() as cur, cur.copy(

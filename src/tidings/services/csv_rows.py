@@ -176,12 +176,23 @@ class _Lines:
         self._text = text
         self.count = 0
         self.problems: deque[tuple[int, str]] = deque()
+        self._first = text.readline(MAX_LINE)  # read ahead to choose the delimiter
+
+    @property
+    def delimiter(self) -> str:
+        """Comma, unless the first line has none but semicolons (as spreadsheets in
+        many languages save CSV) or tabs."""
+        if "," not in self._first:
+            for candidate in (";", "\t"):
+                if candidate in self._first:
+                    return candidate
+        return ","
 
     def __iter__(self) -> Iterator[str]:
         readline = self._text.readline
         problems = self.problems
+        line, self._first = self._first, ""
         while True:
-            line = readline(MAX_LINE)
             if not line:
                 return
             self.count += 1
@@ -200,6 +211,7 @@ class _Lines:
                 except UnicodeEncodeError:
                     problems.append((self.count, "Contains bytes that are not UTF-8."))
             yield line
+            line = readline(MAX_LINE)
 
 
 class CsvRows:
@@ -215,7 +227,7 @@ class CsvRows:
         self._text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape",
                                       newline="")
         self._lines = _Lines(self._text)
-        self._reader = csv.reader(self._lines, strict=False)
+        self._reader = csv.reader(self._lines, delimiter=self._lines.delimiter, strict=False)
         self._report = on_problem
         # The lists a subscriptions cell may name; None: the column is not used.
         self._slugs = list_slugs or frozenset()
@@ -276,14 +288,28 @@ class CsvRows:
         at_attrs, at_status, at_subs = shape.attributes, shape.status, shape.subscriptions
         extras = [(i, key, encode_basestring(key) + ":") for i, key in shape.extras]
         unescape = shape.unescapes
-        normalize, next_record = emails.normalize, self._next_record
+        name_column = at_name if not unescape else None  # the common case, inlined below
+        normalize, check = emails.normalize, check_name
         limit = MAX_ATTRIBUTES_BYTES
+        # _next_record, inlined: this loop runs once per row of million-row files.
+        reader, lines = self._reader, self._lines
+        problems = lines.problems
         while True:
-            line, fields, problem = next_record()
-            if fields is None:
+            line = self._end + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
                 return
-            if problem is not None:
-                report(Problem(line, self._spans(line, problem), _cell(fields, at_email)))
+            except csv.Error as exc:
+                self._end = lines.count
+                report(Problem(line, self._spans(line, _csv_reason(str(exc)))))
+                continue
+            self._end = end = lines.count
+            if problems and problems[0][0] <= end:
+                reason = problems[0][1]
+                while problems and problems[0][0] <= end:
+                    problems.popleft()
+                report(Problem(line, self._spans(line, reason), _cell(fields, at_email)))
                 continue
             if len(fields) != width:
                 if not any(fields) or not any(f.strip() for f in fields):
@@ -303,7 +329,10 @@ class CsvRows:
                 report(Problem(line, self._spans(line, _email_reason(raw, exc)), raw))
                 continue
             try:
-                name = _name(fields, at_name, at_first, at_last, unescape)
+                if name_column is not None:
+                    name = check(fields[name_column]) or None
+                else:
+                    name = _name(fields, at_name, at_first, at_last, unescape)
                 attributes = _attributes(fields, at_attrs, extras, limit)
                 status = _status(fields[at_status]) if at_status is not None else None
                 subs = (_subscriptions(fields[at_subs], self._slugs)

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 from tidings.db import imports as db_imports
 from tidings.db.database import Database
 from tidings.db.types import utcnow
-from tidings.domain.errors import NotFound, TidingsError
+from tidings.domain.errors import Conflict, NotFound, TidingsError
 from tidings.domain.ids import new_uid
 from tidings.services import imports
 from tidings.services.imports import ImportOptions, Progress
@@ -88,8 +88,13 @@ def recent(db: Database, limit: int = 20) -> list[ImportJob]:
 
 
 def run(db: Database, uid: str, stream: BinaryIO, *, user_id: int | None = None) -> ImportJob:
-    """Run a queued import now, keeping its row up to date; return the final job."""
+    """Run a queued import now, keeping its row up to date; return the final job.
+
+    Raises :class:`Conflict` if the job is not queued (each job runs once).
+    """
     job = get(db, uid)
+    if job.status != "queued":
+        raise Conflict("This import has been started already.")
     options = ImportOptions.from_json(job.options, actor=job.created_by, user_id=user_id)
     with db.write() as conn:
         db_imports.update_job(conn, uid, status="running")

@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from typing import IO, Any, BinaryIO, Final, TextIO
 
 from tidings.db import bulk
@@ -186,16 +187,7 @@ def _check(options: ImportOptions) -> None:
 
 
 def _batches(rows: Iterator[Any]) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    append = batch.append
-    for row in rows:
-        append(row)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-            append = batch.append
-    if batch:
-        yield batch
+    return iter(lambda: list(islice(rows, BATCH)), [])
 
 
 def _stage(batch: list[Any], key: bytes | None, by_slug: dict[str, int] | None,
