@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -90,9 +91,36 @@ def test_a_database_error_fails_only_its_own_signup(runtime: Runtime) -> None:
                                    user_agent=None)  # too long for consents.source
     if db.is_sqlite:
         pytest.skip("SQLite does not enforce VARCHAR lengths")
-    writer._queue.extend([broken, good])
-    writer._busy = True
-    writer._lead(good)  # the group [broken, good] fails together, then each alone
+    writer._write([broken, good])  # fails together, then each is written alone
     assert good.error is None and good.done
     assert broken.error is not None and broken.done
     assert count(runtime, "SELECT count(*) FROM subscribers") == 1
+
+
+def test_async_and_threaded_signups_share_the_writer(runtime: Runtime) -> None:
+    db = runtime.db
+    lists.create(db, slug="daily", name="Daily")
+    groups: list[int] = []
+    original = signup_writes.Writer._write
+
+    def spy(self: signup_writes.Writer, group: list[signup_writes.Pending]) -> None:
+        groups.append(len(group))
+        original(self, group)
+
+    async def many() -> list[object]:
+        calls = [signups.signup_async(db, signups.Signup(
+            email=f"a{i}@example.com", lists=["daily"] if i % 10 else ["nope"],
+            source="api")) for i in range(150)]
+        threads = [asyncio.to_thread(signups.signup, db, signups.Signup(
+            email=f"t{i}@example.com", lists=["daily"], source="api")) for i in range(30)]
+        return await asyncio.gather(*calls, *threads, return_exceptions=True)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signup_writes.Writer, "_write", spy)
+        outcomes = asyncio.run(many())
+    failed = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(failed) == 15 and all(isinstance(e, ValidationError) for e in failed)
+    assert max(groups) > 1 and sum(groups) == 180
+    assert count(runtime, "SELECT count(*) FROM subscribers") == 135 + 30
+    assert count(runtime, "SELECT count(*) FROM outbox") == 135 + 30
+    assert not signup_writes.writer(db)._queue

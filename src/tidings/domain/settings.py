@@ -134,8 +134,8 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
                    "after rendering are treated as bots.", _positive),
     RuntimeSetting("signup.altcha", bool, False, "Require an ALTCHA proof-of-work on public "
                    "signup forms."),
-    RuntimeSetting("signup.ip_limit", int, 20, "Signups accepted from one IP address (an IPv6 "
-                   "/64) per hour, per server process; 0 turns the limit off.", _positive),
+    RuntimeSetting("signup.ip_limit", int, 20, "Signup requests accepted from one IP address "
+                   "(an IPv6 /64) per hour, per server process; 0 turns the limit off.", _positive),
     RuntimeSetting("signup.address_limit", int, 5, "Signup requests accepted for one email "
                    "address per hour, per server process; 0 turns the limit off.", _positive),
     RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "

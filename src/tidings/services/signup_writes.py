@@ -2,8 +2,8 @@
 
 SQLite has one writer at a time, and on both databases a transaction costs more than
 the few rows of a signup. So the signups of one process that arrive while a write is
-under way wait for it and then go together into the next transaction (group commit):
-the first waiting request writes the group and answers everyone in it. New addresses,
+under way wait for it and then go together into the next transaction (group commit),
+written by one thread (:class:`Writer`) that answers everyone in the group. New addresses,
 the common case, are written with one multi-row statement per table; any other case
 (an address already on file, twice in a group) goes through :func:`record_one`.
 
@@ -14,8 +14,9 @@ or private list, a consent text never shown) fails that signup alone.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,8 +63,13 @@ class Pending:
     text_hash: str = ""
     error: Exception | None = None
     done: bool = False
-    promoted: bool = False
     ready: threading.Event = field(default_factory=threading.Event)
+    # How the writer wakes the caller: sets ``ready`` (a waiting thread), or resolves a
+    # future on the caller's event loop (see :meth:`Writer.submit_async`).
+    notify: Callable[[], None] | None = None
+
+    def wake(self) -> None:
+        (self.notify or self.ready.set)()
 
     def fail(self, error: Exception) -> None:
         self.error, self.done = error, True
@@ -73,48 +79,80 @@ class Pending:
 
 
 class Writer:
-    """Groups the concurrent signups of one process into shared write transactions."""
+    """Writes the signups of one process in groups, from a thread of its own.
+
+    Callers queue a signup and wait; the thread takes everything queued, writes it in one
+    transaction, wakes the callers, and goes on with what queued meanwhile. It starts on
+    demand and ends after :data:`IDLE_SECONDS` without work.
+    """
+
+    IDLE_SECONDS = 1.0
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
         self._queue: list[Pending] = []
-        self._busy = False
+        self._thread: threading.Thread | None = None
 
     def submit(self, item: Pending) -> list[MailingList]:
         """Write ``item`` (with whatever else is waiting); return its lists or raise."""
-        with self._lock:
+        self._enqueue(item)
+        item.ready.wait()
+        return self._outcome(item)
+
+    async def submit_async(self, item: Pending) -> list[MailingList]:
+        """:meth:`submit` for a caller on an event loop: it waits without a thread."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        def notify() -> None:
+            loop.call_soon_threadsafe(resolve)
+
+        item.notify = notify
+        self._enqueue(item)
+        await woken
+        return self._outcome(item)
+
+    def _enqueue(self, item: Pending) -> None:
+        with self._ready:
             self._queue.append(item)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
-            item.ready.wait()
-        if not item.done:  # leading from the start, or promoted by the previous leader
-            self._lead(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="tidings-signups",
+                                                daemon=True)
+                self._thread.start()
+            else:
+                self._ready.notify()
+
+    @staticmethod
+    def _outcome(item: Pending) -> list[MailingList]:
         if item.error is not None:
             raise item.error
         return item.targets
 
-    def _lead(self, item: Pending) -> None:
-        try:
-            while not item.done:
-                with self._lock:
-                    group = self._queue[:MAX_GROUP]
-                    del self._queue[:MAX_GROUP]
-                if not group:
-                    raise RuntimeError("a signup went missing from the write queue")
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                if not self._queue:
+                    self._ready.wait(self.IDLE_SECONDS)
+                if not self._queue:
+                    self._thread = None
+                    return
+                group = self._queue[:MAX_GROUP]
+                del self._queue[:MAX_GROUP]
+            try:
                 self._write(group)
-                for waiting in group:
-                    if waiting is not item:
-                        waiting.ready.set()
-        finally:
-            with self._lock:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.promoted = True
-                    successor.ready.set()
-                else:
-                    self._busy = False
+            except BaseException as exc:  # never leave a caller waiting
+                for item in group:
+                    if not item.done:
+                        item.fail(exc if isinstance(exc, Exception) else RuntimeError(exc))
+                raise
+            finally:
+                for item in group:
+                    item.wake()
 
     def _write(self, group: list[Pending]) -> None:
         db = self.db

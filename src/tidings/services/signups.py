@@ -14,6 +14,7 @@ reveals whether an address is on file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,17 +122,33 @@ def signup(db: Database, request: Signup, *, quiet: bool = False) -> Answer:
     Raises :class:`InvalidEmail`, or :class:`ValidationError` for a bad name, no list,
     an unknown or private list, or a consent text Tidings never showed.
     """
+    pending = _check(request)
+    if quiet:
+        return _answer_quietly(db, pending.refs)
+    return _answer(signup_writes.writer(db).submit(pending))
+
+
+async def signup_async(db: Database, request: Signup, *, quiet: bool = False) -> Answer:
+    """:func:`signup` for a caller on an event loop (the web app): the database work
+    runs in a worker thread, and a signup waiting for another's write holds none."""
+    pending = _check(request)
+    if quiet:
+        return await asyncio.to_thread(_answer_quietly, db, pending.refs)
+    return _answer(await signup_writes.writer(db).submit_async(pending))
+
+
+def _check(request: Signup) -> signup_writes.Pending:
     if request.source not in SOURCES:
         raise ValidationError("Unknown signup source.", field="source")
-    address = emails.normalize(request.email)
-    name = check_name(request.name)
-    refs = check_lists(request.lists)
-    if quiet:
-        with db.read() as conn:
-            return _answer(_targets(conn, refs))
-    return _answer(signup_writes.writer(db).submit(signup_writes.Pending(
-        address=address, name=name, refs=refs, source=request.source,
-        consent_hash=request.consent_hash, ip=request.ip, user_agent=request.user_agent)))
+    return signup_writes.Pending(
+        address=emails.normalize(request.email), name=check_name(request.name),
+        refs=check_lists(request.lists), source=request.source,
+        consent_hash=request.consent_hash, ip=request.ip, user_agent=request.user_agent)
+
+
+def _answer_quietly(db: Database, refs: Sequence[str]) -> Answer:
+    with db.read() as conn:
+        return _answer(_targets(conn, refs))
 
 
 def pending_confirmation(db: Database, subscriber_id: int, consent_id: int) -> Confirmation:

@@ -77,7 +77,7 @@ def test_altcha_is_solved_in_the_browser(page: Page, site: Site, artifacts: Path
 def test_embedded_form_on_the_publishers_site(page: Page, site: Site, publisher: Publisher,
                                               artifacts: Path) -> None:
     two_lists(site)
-    snippet = embed_snippet(site.runtime.db, site.url, lists.all_lists(site.runtime.db))
+    snippet = embed_snippet(site.url, lists.all_lists(site.runtime.db), db=site.runtime.db)
     publisher.pages["/article"] = (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Kerry meets Putin"
         "</title></head><body><article><h1>Kerry meets Putin</h1><p>Talks in Sochi.</p>"
@@ -98,7 +98,7 @@ def test_embedded_form_on_the_publishers_site(page: Page, site: Site, publisher:
 def test_embedded_form_falls_back_to_a_plain_post(page: Page, site: Site,
                                                    publisher: Publisher) -> None:
     two_lists(site)
-    snippet = embed_snippet(site.runtime.db, site.url, lists.all_lists(site.runtime.db))
+    snippet = embed_snippet(site.url, lists.all_lists(site.runtime.db), db=site.runtime.db)
     publisher.pages["/article"] = f"<!doctype html><html lang=en><body>{snippet}</body></html>"
     # The site is not (or no longer) allowed: the script's calls are refused.
     site.runtime.settings = site.runtime.settings.model_copy(update={"cors_origins": ()})

@@ -22,7 +22,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from tidings.domain.errors import (
     PayloadTooLarge,
@@ -167,8 +166,7 @@ async def _subscribe(request: Request) -> Response:
         source=source, consent_hash=texts["consent_hash"] or None, ip=ip, user_agent=agent)
     quiet = verdict is Verdict.QUIET or common.over_address_limit(
         request, request_.email, int(values["signup.address_limit"]))
-    answer = await run_in_threadpool(signups.signup, common.runtime(request).db, request_,
-                                     quiet=quiet)
+    answer = await signups.signup_async(common.runtime(request).db, request_, quiet=quiet)
     return JSONResponse({
         "status": "pending" if answer.pending else "subscribed",
         "message": MESSAGES[answer.pending],

@@ -19,6 +19,6 @@ def snippet(request: Request) -> Response:
     runtime = common.runtime(request)
     refs = request.query_params.getlist("list")
     lists = signups.offered(runtime.db, refs)
-    html = embed_snippet(runtime.db, runtime.settings.base_url, lists,
+    html = embed_snippet(runtime.settings.base_url, lists, db=runtime.db,
                          with_script=request.query_params.get("script") != "0")
     return PlainTextResponse(html, headers={"Cache-Control": "no-store"})

@@ -79,8 +79,8 @@ async def subscribe(request: Request) -> Response:
     quiet = verdict is Verdict.QUIET or common.over_address_limit(
         request, request_.email, int(values["signup.address_limit"]))
     try:
-        answer = await run_in_threadpool(signups.signup, common.runtime(request).db,
-                                         request_, quiet=quiet)
+        answer = await signups.signup_async(common.runtime(request).db, request_,
+                                            quiet=quiet)
     except ValidationError as exc:
         field = exc.field if exc.field in ("email", "lists", "name") else "form"
         return await run_in_threadpool(_form_page, request, errors={field: exc.message},
