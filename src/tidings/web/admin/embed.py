@@ -19,7 +19,7 @@ def embed(request: Request, user: Reader, chosen: list[str] = Query(default=[]),
     rt = runtime(request)
     offered = lists.all_lists(rt.db, visibility=Visibility.PUBLIC)
     shown = [m for m in offered if m.slug in chosen] or offered
-    snippet = embed_snippet(rt.db, rt.settings.base_url, shown, heading=heading[:200],
+    snippet = embed_snippet(rt.settings.base_url, shown, db=rt.db, heading=heading[:200],
                             with_script=script == "yes") if shown else ""
     return render(request, "admin/embed.html", {
         "lists": offered, "chosen": chosen, "heading": heading, "script": script == "yes",
