@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.test_cli import run
 
 
+# The commands are thin over services tested on both databases; one backend suffices here.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_users_are_listed_reset_disabled_and_enabled(database_url: str) -> None:
     link = run(database_url, "users", "setup-link")
     assert link.returncode == 0 and "/admin/setup/" in link.stdout
