@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tidings.db.types import utcnow
 from tidings.domain.campaigns import EDITABLE, BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition, NotFound, ValidationError
+from tidings.domain.users import User
 from tidings.services import (
     campaign_results,
     campaigns,
@@ -93,7 +95,12 @@ def new(request: Request, user: Writer) -> Response:
 
 @router.post("/admin/campaigns/new", response_class=HTMLResponse)
 async def create(request: Request, user: Writer) -> Response:
-    fields = _fields(await request.form())
+    form = await request.form()
+    return await run_in_threadpool(_create, request, user, form)
+
+
+def _create(request: Request, user: User, form: FormData) -> Response:
+    fields = _fields(form)
     try:
         template_id, segment_id = _ids(request, fields)
         created = campaigns.create(
@@ -144,7 +151,12 @@ def _results(request: Request, c: Campaign) -> Response:
 
 @router.post("/admin/campaigns/{uid}", response_class=HTMLResponse)
 async def update(request: Request, user: Writer, uid: str) -> Response:
-    fields = _fields(await request.form())
+    form = await request.form()
+    return await run_in_threadpool(_update, request, user, uid, form)
+
+
+def _update(request: Request, user: User, uid: str, form: FormData) -> Response:
+    fields = _fields(form)
     db = runtime(request).db
     try:
         template_id, segment_id = _ids(request, fields)
@@ -178,8 +190,13 @@ def _problem_page(exc: ValidationError | NotFound) -> HTMLResponse:
 @router.post("/admin/campaigns/{uid}/preview", response_class=HTMLResponse)
 async def live_preview(request: Request, user: Writer, uid: str) -> Response:
     """The message as the form stands now (nothing saved), for the preview frame."""
+    form = await request.form()
+    return await run_in_threadpool(_live_preview, request, uid, form)
+
+
+def _live_preview(request: Request, uid: str, form: FormData) -> Response:
     rt = runtime(request)
-    fields = _fields(await request.form())
+    fields = _fields(form)
     try:
         fmt = _format(fields["body_format"])
         subject, body = campaigns.check_content(fields["subject"], fields["body"], fmt)

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from tidings.bootstrap import Runtime
 from tidings.domain.errors import PermissionDenied
@@ -97,8 +98,8 @@ async def csrf_protect(request: Request) -> None:
                                     "multipart/form-data")):
             value = (await request.form()).get(csrf.FIELD)
             submitted = value if isinstance(value, str) else None
-    csrf.check(request, runtime(request).settings.secret_key, csrf_binding(request),
-               submitted)
+    binding = await run_in_threadpool(csrf_binding, request)  # reads the session's user
+    csrf.check(request, runtime(request).settings.secret_key, binding, submitted)
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,

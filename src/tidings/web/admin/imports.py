@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
 from tidings.db.types import utcnow
 from tidings.domain.errors import NotFound, PayloadTooLarge, ValidationError
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.users import User
 from tidings.services import exports, import_jobs, lists, stats, subscribers
 from tidings.services.imports import ImportMode, ImportOptions
 from tidings.web import uploads
@@ -32,8 +34,12 @@ def index(request: Request, user: Writer) -> Response:
 
 @router.post("/admin/imports", response_class=HTMLResponse)
 async def upload(request: Request, user: Writer) -> Response:
-    rt = runtime(request)
     form = await request.form()
+    return await run_in_threadpool(_upload, request, user, form)
+
+
+def _upload(request: Request, user: User, form: FormData) -> Response:
+    rt = runtime(request)
     upload_file = form.get("file")
     chosen = [v for v in form.getlist("lists") if isinstance(v, str)]
     if not isinstance(upload_file, UploadFile) or not upload_file.filename:

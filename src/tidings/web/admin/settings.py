@@ -8,9 +8,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from tidings.domain import settings as registry
 from tidings.domain.errors import Conflict, ValidationError
+from tidings.domain.users import User
 from tidings.services import dkim_keys, runtime_settings
 from tidings.web.admin.common import Admin, redirect, render, runtime
 
@@ -71,6 +74,10 @@ def show(request: Request, user: Admin) -> Response:
 @router.post("/admin/settings", response_class=HTMLResponse)
 async def save(request: Request, user: Admin) -> Response:
     form = await request.form()
+    return await run_in_threadpool(_save, request, user, form)
+
+
+def _save(request: Request, user: User, form: FormData) -> Response:
     submitted: dict[str, object] = {}
     for setting in _editable():
         if setting.kind is bool:

@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from tidings.domain.errors import Conflict, Suppressed, ValidationError
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.users import User
 from tidings.services import directory, lists, memberships, stats, subscribers
 from tidings.web.admin.common import Reader, Writer, redirect, render, runtime
 
@@ -63,6 +66,10 @@ def new(request: Request, user: Writer) -> Response:
 @router.post("/admin/subscribers/new", response_class=HTMLResponse)
 async def create(request: Request, user: Writer) -> Response:
     form = await request.form()
+    return await run_in_threadpool(_create, request, user, form)
+
+
+def _create(request: Request, user: User, form: FormData) -> Response:
     email = str(form.get("email", ""))
     name = str(form.get("name", ""))
     chosen = [str(v) for v in form.getlist("lists")]
