@@ -143,7 +143,7 @@ def prepare(directory: Path, count: int, mode: str, port: int) -> str:
                              body=issue_html(), body_format=BodyFormat.HTML,
                              lists=["briefing"])
     runtime.close()
-    return draft.uid
+    return str(draft.id)  # an integer id: a uid may start with "-"
 
 
 def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:

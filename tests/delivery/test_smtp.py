@@ -85,6 +85,15 @@ def test_starttls_with_a_verified_certificate_and_auth(tmp_path: Path) -> None:
         assert len(sink.messages) == 3
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS
+def test_implicit_tls_with_auth(tmp_path: Path) -> None:
+    certs = tls.make(tmp_path)
+    with SmtpSink(implicit_tls=certs.server_context(), credentials=("ann", "s3cret")) as sink:
+        url = f"smtps://ann:s3cret@127.0.0.1:{sink.port}?pool=1&cafile={certs.ca_file}"
+        assert send_all(smtp_transport(url), 2) == [250, 250]
+        assert len(sink.messages) == 2
+
+
 def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     certs = tls.make(tmp_path)
     with SmtpSink(tls_context=certs.server_context()) as sink:
@@ -133,3 +142,22 @@ def test_capture_writes_whole_parseable_files_that_sort_by_time(tmp_path: Path) 
     assert [p["Subject"] for p in parsed] == [f"n{i}" for i in range(10)]
     assert parsed[3]["Delivered-To"] == "r3@example.com"
     assert parsed[3]["Return-Path"] == "<bounces+3@news.example.org>"
+
+
+def test_urgent_tickets_go_before_queued_campaign_mail() -> None:
+    async def go(transport: Transport) -> None:
+        await transport.start()
+        bulk, urgent = Ticket(), Ticket(urgent=True)
+        for i in range(20):
+            bulk.add("bounces@news.example.org", f"r{i}@example.com", message(i), i)
+        urgent.add("bounces@news.example.org", "confirm@example.com", message(99), 99)
+        transport.submit(bulk)
+        transport.submit(urgent)
+        await bulk.wait()
+        await urgent.wait()
+        await transport.close()
+
+    with SmtpSink() as sink:
+        asyncio.run(go(smtp_transport(sink.url + "?pool=1")))
+        assert sink.messages[0].rcpt_tos == ["confirm@example.com"]
+        assert len(sink.messages) == 21

@@ -6,7 +6,8 @@ answers the first delivery attempt for that address with 451 at DATA time and
 accepts the second. Replies starting with 4 or 5 refuse; anything else accepts.
 
 Options: ``pipelining=True`` advertises PIPELINING (aiosmtpd reads pipelined
-commands in order), ``tls_context`` offers STARTTLS, ``credentials`` (user,
+commands in order), ``tls_context`` offers STARTTLS, ``implicit_tls`` speaks TLS
+from the first byte (smtps), ``credentials`` (user,
 password) requires AUTH. ``attempts`` keeps the time of every delivery attempt
 per address, ``sessions`` counts connections.
 """
@@ -96,6 +97,7 @@ class SmtpSink:
 
     def __init__(self, host: str = "127.0.0.1", *, pipelining: bool = False,
                  tls_context: ssl.SSLContext | None = None,
+                 implicit_tls: ssl.SSLContext | None = None,
                  credentials: tuple[str, str] | None = None) -> None:
         self.host = host
         self.port = _free_port(host)
@@ -112,6 +114,8 @@ class SmtpSink:
         options: dict[str, Any] = {}
         if tls_context is not None:
             options.update(tls_context=tls_context, require_starttls=True)
+        if implicit_tls is not None:
+            options.update(ssl_context=implicit_tls)
         if credentials is not None:
             options.update(auth_required=True, authenticator=_Authenticator(credentials),
                            auth_require_tls=tls_context is not None)

@@ -10,9 +10,11 @@ import uvicorn
 from tidings import bootstrap
 from tidings.cli import context
 from tidings.cli.output import console
-from tidings.delivery import setup
+from tidings.delivery import setup as delivery_setup
 from tidings.delivery.inline import InlineWorker
 from tidings.delivery.worker import Worker
+from tidings.mail import links
+from tidings.services import setup
 from tidings.web.app import create_app
 
 
@@ -33,7 +35,11 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Tidings is listening on http://{bind_host}:{bind_port} "
                   f"(public address {settings.base_url}).")
-    inline = InlineWorker(lambda: Worker(setup.engine_for(runtime))) \
+    if setup.pending(runtime.db):
+        console.print("No administrator yet. Open this one-time link to set Tidings up "
+                      f"(valid 24 hours):\n  {links.setup_url(settings.base_url, runtime.tokens)}",
+                      soft_wrap=True)
+    inline = InlineWorker(lambda: Worker(delivery_setup.engine_for(runtime))) \
         if settings.inline_worker else None
     if inline is not None:
         inline.start()

@@ -19,8 +19,11 @@ def record(conn: Connection, kind: str, now: datetime, *, actor: str | None = No
 
 
 def recent(conn: Connection, *, limit: int = 50, subject_type: str | None = None,
-           subject_id: int | None = None) -> list[dict[str, Any]]:
+           subject_id: int | None = None, before_id: int | None = None,
+           ) -> list[dict[str, Any]]:
     query = select(events).order_by(events.c.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(events.c.id < before_id)
     if subject_type is not None:
         query = query.where(events.c.subject_type == subject_type)
     if subject_id is not None:

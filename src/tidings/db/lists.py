@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select, update
 
 from tidings.db.tables import lists, subscriptions
+from tidings.domain.ids import as_internal_id
 from tidings.domain.lists import MailingList, OptIn, Visibility
 
 
@@ -90,7 +91,7 @@ def public_by_refs(conn: Connection, refs: Sequence[str]) -> list[MailingList]:
     """The public lists named by public id, slug or integer id; private ones never match."""
     if not refs:
         return []
-    numbers = [int(r) for r in refs if r.isdigit() and len(r) < 19]
+    numbers = [n for r in refs if (n := as_internal_id(r)) is not None]
     rows = conn.execute(_PUBLIC_BY_REFS, {"refs": list(refs), "refs_": list(refs),
                                           "numbers": numbers})
     return [_entity(r) for r in rows]

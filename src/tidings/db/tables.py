@@ -73,6 +73,8 @@ subscribers = Table(
 )
 Index("ux_subscribers_email", func.lower(subscribers.c.email), unique=True)
 Index("ix_subscribers_created_at", subscribers.c.created_at)
+# The admin's and the API's search by the start of a name (the address has ux_ above).
+Index("ix_subscribers_name", func.lower(subscribers.c.name))
 # Segments test attributes for equality with JSONB containment (@>), which this index
 # serves for every attribute path at once (PostgreSQL only; see docs/editors.md).
 Index("ix_subscribers_attributes", subscribers.c.attributes, postgresql_using="gin",
@@ -223,12 +225,22 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
     Column("totp_secret", String(64), nullable=True),
+    Column("totp_last_step", Id, nullable=True),  # the last TOTP time step used: no replay
     Column("session_version", Integer(), nullable=False, server_default="1"),
     Column("is_active", Boolean(), nullable=False, server_default=text("true")),
     Column("last_login_at", UTCDateTime(), nullable=True),
     *_timestamps(),
 )
 Index("ux_users_email", func.lower(users.c.email), unique=True)
+
+# Failed sign-ins per account and per address, for login throttling (keys are hashed).
+throttles = Table(
+    "throttles", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer(), nullable=False),
+    Column("window_started_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+)
 
 api_keys = Table(
     "api_keys", metadata,

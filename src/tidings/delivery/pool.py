@@ -101,7 +101,10 @@ class SmtpTransport:
                     self._run(state, index), name=f"smtp {state.relay.name} #{index}"))
 
     def submit(self, ticket: Ticket) -> None:
-        self.queue.extend(ticket.jobs)
+        if ticket.urgent:
+            self.queue.extendleft(reversed(ticket.jobs))
+        else:
+            self.queue.extend(ticket.jobs)
         self._ready.set()
 
     @property

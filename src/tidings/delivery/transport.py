@@ -49,6 +49,7 @@ class Ticket:
     jobs: list[Job] = field(default_factory=list)
     cancelled: bool = False
     on_reply: Callable[[Job], None] | None = None  # called as each job resolves
+    urgent: bool = False  # goes before queued campaign mail (transactional messages)
     _pending: int = 0
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 

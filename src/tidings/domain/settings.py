@@ -88,6 +88,8 @@ def _minutes(value: int) -> int:
 
 
 def _positive(value: int | float) -> int | float:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValidationError("Must be a finite number.")
     if value < 0:
         raise ValidationError("Must not be negative.")
     return value
@@ -157,6 +159,8 @@ def validate(name: str, value: Any) -> Any:
     setting = BY_NAME.get(name)
     if setting is None:
         raise ValidationError(f"Unknown setting {name!r}.", field=name)
+    if setting.kind is str and isinstance(value, str):
+        value = value.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
     if setting.kind is bool and isinstance(value, str):
         value = value.strip().lower() in ("1", "true", "yes", "on")
     try:

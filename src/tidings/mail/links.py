@@ -14,9 +14,11 @@ Public pages serve exactly these paths (``web/public``); keep both sides in step
                             expires after :data:`CONFIRM_MAX_AGE`.
 ``/archive/<slug>``         the web version of a campaign published to the archive
                             (its ``archive_slug``, else its uid).
-``/admin/reset/<token>``    password reset of an admin user. Token
-                            ``PASSWORD_RESET``: (user id, session version, issue
-                            minute); expires after :data:`PASSWORD_RESET_MAX_AGE`.
+``/admin/reset/<token>``    set a new admin password. Token ``PASSWORD_RESET``: (user
+                            id, session version, issue minute); dies when used (the
+                            version changes) or after :data:`PASSWORD_RESET_MAX_AGE`.
+``/admin/setup/<token>``    the first-run setup page. Token ``SETUP``: (issue minute,);
+                            dies once setup is done or after :data:`SETUP_MAX_AGE`.
 ``bounces+<token>@<domain>`` VERP envelope sender. Token ``BOUNCE``:
                             (subscriber id, campaign id or 0).
 ``unsubscribe+<token>@<domain>`` the mailto of List-Unsubscribe (same token as /u/).
@@ -29,6 +31,7 @@ from tidings.mail.tokens import Purpose, TokenSigner
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 PASSWORD_RESET_MAX_AGE = 3600
+SETUP_MAX_AGE = 24 * 3600
 
 
 def unsubscribe_token(tokens: TokenSigner, subscriber_id: int, list_id: int = 0,
@@ -67,3 +70,7 @@ def password_reset_url(base_url: str, tokens: TokenSigner, user_id: int, session
 def verp_address(mail_domain: str, tokens: TokenSigner, subscriber_id: int,
                  campaign_id: int = 0) -> str:
     return f"bounces+{tokens.sign(Purpose.BOUNCE, subscriber_id, campaign_id)}@{mail_domain}"
+
+
+def setup_url(base_url: str, tokens: TokenSigner, *, now: float | None = None) -> str:
+    return f"{base_url}/admin/setup/{tokens.sign_expiring(Purpose.SETUP, now=now)}"

@@ -30,7 +30,7 @@ from tidings.domain import campaigns as domain
 from tidings.domain import emails
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition, NotFound, ValidationError
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausible_ref
 from tidings.domain.lists import check_name
 from tidings.domain.subscribers import check_name as check_display_name
 from tidings.domain.subscriptions import SubscriptionStatus
@@ -327,8 +327,10 @@ def audience_count(db: Database, ref: str) -> int:
 def find(conn: Connection, ref: str) -> Campaign:
     """Find a campaign by public id or integer id; raise :class:`NotFound`."""
     ref = ref.strip()
+    if not plausible_ref(ref):
+        raise NotFound(f"No campaign {ref!r}.")
     found = db_campaigns.get_by_uid(conn, ref) if looks_like_uid(ref) else None
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_campaigns.get(conn, int(ref))
     if found is None:
         raise NotFound(f"No campaign {ref!r}.")

@@ -42,7 +42,7 @@ from tidings.domain import feeds as domain
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import FeedUnavailable, NotFound, TidingsError, ValidationError
 from tidings.domain.feeds import MAX_ITEMS, Feed, Frequency, Item
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.lists import check_name
 from tidings.domain.timezones import zone
 from tidings.services import campaigns as campaign_service
@@ -297,7 +297,7 @@ def delete(db: Database, ref: str, *, actor: str | None = None) -> Feed:
 def find(conn: Connection, ref: str) -> Feed:
     ref = ref.strip()
     found = db_feeds.get_by_uid(conn, ref) if looks_like_uid(ref) else None
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_feeds.get(conn, int(ref))
     if found is None:
         raise NotFound(f"No feed {ref!r}.")

@@ -13,7 +13,7 @@ from tidings.db.database import Database
 from tidings.db.types import utcnow
 from tidings.domain import lists as domain
 from tidings.domain.errors import Conflict, NotFound, ValidationError
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausible_ref
 from tidings.domain.lists import MailingList, OptIn, Visibility
 
 MAX_DESCRIPTION = 2000
@@ -102,10 +102,12 @@ def delete(db: Database, ref: str, *, actor: str | None = None) -> MailingList:
 
 def find(conn: Connection, ref: str) -> MailingList:
     ref = ref.strip()
+    if not plausible_ref(ref):
+        raise NotFound(f"No list {ref!r}.")
     found = db_lists.get_by_slug(conn, ref)
     if found is None and looks_like_uid(ref):
         found = db_lists.get_by_uid(conn, ref)
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_lists.get(conn, int(ref))
     if found is None:
         raise NotFound(f"No list {ref!r}.")

@@ -46,3 +46,8 @@ def update(db: Database, values: Mapping[str, Any], *, actor: str | None = None)
                       data={"keys": sorted(clean)})
     db.cache.pop(_CACHE_KEY, None)
     return get_all(db)
+
+
+def forget(db: Database) -> None:
+    """Drop this process's cached values (after writing settings in another use case)."""
+    db.cache.pop(_CACHE_KEY, None)

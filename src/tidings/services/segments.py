@@ -20,7 +20,7 @@ from tidings.db.types import utcnow
 from tidings.domain import segments as domain
 from tidings.domain.campaigns import ACTIVE
 from tidings.domain.errors import Conflict, NotFound, ValidationError
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.segments import Segment
 
 
@@ -100,7 +100,7 @@ def find(conn: Connection, ref: str) -> Segment:
     """Find a segment by public id or integer id; raise :class:`NotFound`."""
     ref = ref.strip()
     found = db_segments.get_by_uid(conn, ref) if looks_like_uid(ref) else None
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_segments.get(conn, int(ref))
     if found is None:
         raise NotFound(f"No segment {ref!r}.")

@@ -24,7 +24,7 @@ from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain import subscriptions as machine
 from tidings.domain.errors import Conflict, NotFound, Suppressed, ValidationError
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausible_ref
 from tidings.domain.lists import MailingList
 from tidings.domain.subscribers import (
     MAX_ATTRIBUTES_BYTES,
@@ -33,7 +33,7 @@ from tidings.domain.subscribers import (
     check_name,
 )
 from tidings.domain.subscriptions import Subscription, SubscriptionStatus
-from tidings.services import suppressions
+from tidings.services import outbox, suppressions
 from tidings.services.lists import find as find_list
 
 
@@ -56,6 +56,9 @@ def check_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         encoded = json.dumps(dict(attributes), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
         raise ValidationError("Attributes must be JSON values.", field="attributes") from None
+    if "\\u0000" in encoded:  # PostgreSQL's JSONB cannot store NUL characters
+        raise ValidationError("Attributes must not contain NUL characters.",
+                              field="attributes")
     if len(encoded.encode("utf-8")) > MAX_ATTRIBUTES_BYTES:
         raise ValidationError("Attributes are larger than 64 KiB.", field="attributes")
     return dict(json.loads(encoded))
@@ -66,8 +69,11 @@ def add(db: Database, *, email: str, name: str | None = "",
         preconfirmed: bool = False, source: str = "admin", actor: str | None = None,
         consent_text: str | None = None, ip: str | None = None,
         user_agent: str | None = None, api_key_id: int | None = None,
-        user_id: int | None = None) -> Subscriber:
+        user_id: int | None = None, send_confirmation: bool = False) -> Subscriber:
     """Create a subscriber, optionally subscribed to ``lists`` with a consent record.
+
+    With ``send_confirmation``, subscriptions left unconfirmed (double opt-in lists,
+    not ``preconfirmed``) queue the confirmation email in the same transaction.
 
     Raises :class:`InvalidEmail`, :class:`Conflict` (address exists),
     :class:`Suppressed` (address was erased or blocked), :class:`NotFound` (list).
@@ -90,11 +96,18 @@ def add(db: Database, *, email: str, name: str | None = "",
                     conn, subscriber_id=subscriber.id, action="subscribe", source=source,
                     list_ids=[t.id for t in targets], now=now, text_hash=text_hash, ip=ip,
                     user_agent=user_agent, api_key_id=api_key_id, user_id=user_id)
+                waiting = []
                 for target in targets:
                     status = machine.subscribe(None, target.optin, consent=True,
                                                preconfirmed=preconfirmed)
                     db_subscriptions.put(conn, subscriber.id, target.id, status, now,
                                          existing=None, consent_id=consent_id)
+                    if status is SubscriptionStatus.UNCONFIRMED:
+                        waiting.append(target.id)
+                if waiting and send_confirmation:
+                    outbox.enqueue(conn, kind="confirmation", to_email=address,
+                                   subscriber_id=subscriber.id, now=now,
+                                   payload={"consent_id": consent_id, "list_ids": waiting})
             events.record(conn, "subscriber.created", now, actor=actor,
                           subject_type="subscriber", subject_id=subscriber.id,
                           data={"source": source})
@@ -106,12 +119,14 @@ def add(db: Database, *, email: str, name: str | None = "",
 def find(conn: Connection, ref: str) -> Subscriber:
     """Find a subscriber by address, public id or integer id; raise :class:`NotFound`."""
     ref = ref.strip()
+    if not plausible_ref(ref):
+        raise NotFound("No such subscriber.")
     found = None
     if "@" in ref:
         found = db_subscribers.get_by_email(conn, ref)
     elif looks_like_uid(ref):
         found = db_subscribers.get_by_uid(conn, ref)
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_subscribers.get(conn, int(ref))
     if found is None:
         raise NotFound("No such subscriber.")

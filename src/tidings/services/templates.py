@@ -22,7 +22,7 @@ from tidings.db.types import utcnow
 from tidings.domain import templates as domain
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import Conflict, NotFound, ValidationError
-from tidings.domain.ids import looks_like_uid, new_uid
+from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.templates import Template
 from tidings.mail import templates as sandbox
 from tidings.mail.campaign import compile_campaign, layout_source
@@ -157,7 +157,7 @@ def find(conn: Connection, ref: str) -> Template:
     """Find a template by public id or integer id; raise :class:`NotFound`."""
     ref = ref.strip()
     found = db_templates.get_by_uid(conn, ref) if looks_like_uid(ref) else None
-    if found is None and ref.isdigit():
+    if found is None and as_internal_id(ref) is not None:
         found = db_templates.get(conn, int(ref))
     if found is None:
         raise NotFound(f"No template {ref!r}.")

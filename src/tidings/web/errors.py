@@ -82,6 +82,8 @@ def install(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, errors.RateLimited):
             headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+        if isinstance(exc, errors.Unauthenticated) and request.url.path.startswith("/api/"):
+            headers["WWW-Authenticate"] = 'Bearer realm="tidings"'  # RFC 6750
         title = HTTPStatus(status).phrase
         if wants_json(request):
             return problem(status, title, exc.message, kind=type(exc).__name__,

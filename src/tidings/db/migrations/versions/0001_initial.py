@@ -118,6 +118,7 @@ def upgrade() -> None:
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index("ix_subscribers_created_at", ["created_at"], unique=False)
     op.create_index("ux_subscribers_email", "subscribers", [sa.text("lower(email)")], unique=True)
+    op.create_index("ix_subscribers_name", "subscribers", [sa.text("lower(name)")])
     if op.get_bind().dialect.name == "postgresql":
         op.create_index("ix_subscribers_attributes", "subscribers", ["attributes"],
                         postgresql_using="gin", postgresql_ops={"attributes": "jsonb_path_ops"})
@@ -153,6 +154,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("totp_last_step", ID, nullable=True),
         sa.Column("session_version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("is_active", sa.Boolean(), server_default=sa.text("(true)"), nullable=False),
         sa.Column("last_login_at", TS, nullable=True),
@@ -162,6 +164,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("uid", name=op.f("uq_users_uid")),
     )
     op.create_index("ux_users_email", "users", [sa.text("lower(email)")], unique=True)
+    op.create_table(
+        "throttles",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_started_at", TS, nullable=False),
+        sa.Column("locked_until", TS, nullable=True),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_throttles")),
+    )
     op.create_table(
         "api_keys",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -493,9 +503,11 @@ def downgrade() -> None:
 
     op.drop_table("campaigns")
     op.drop_table("api_keys")
+    op.drop_table("throttles")
     op.drop_table("users")
     op.drop_table("templates")
     op.drop_table("suppressions")
+    op.drop_index("ix_subscribers_name", "subscribers")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index("ix_subscribers_created_at")
 
