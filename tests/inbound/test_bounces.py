@@ -106,3 +106,31 @@ def test_the_smtp_intake_accepts_only_our_addresses(runtime: Runtime, reader: in
     finally:
         intake_server.stop()
     assert _status(runtime)[0] is SubscriberStatus.BLOCKLISTED
+
+
+def test_mail_to_the_unsubscribe_address_unsubscribes(runtime: Runtime, reader: int) -> None:
+    from tests.support.smtp_sink import _free_port
+
+    daily = lists.get(runtime.db, "daily").id
+    token = links.unsubscribe_token(runtime.tokens, reader, daily, 0)
+    mailto = links.unsubscribe_mailto("news.example.org", token)
+    address = mailto.removeprefix("mailto:").split("?")[0]
+    port = _free_port("127.0.0.1")
+    intake_server = server.controller(runtime.db, runtime.tokens, "127.0.0.1", port)
+    intake_server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.ehlo("mx.example.com")
+            forged = address.replace("unsubscribe+", "unsubscribe+x")
+            assert client.docmd("MAIL FROM:<reader@example.com>")[0] == 250
+            assert client.docmd(f"RCPT TO:<{forged}>")[0] == 550
+            client.rset()
+            client.sendmail("reader@example.com", [address],
+                            b"Subject: unsubscribe\r\n\r\nPlease unsubscribe me.\r\n")
+    finally:
+        intake_server.stop()
+    profile = subscribers.profile(runtime.db, "reader@example.com")
+    statuses = {profile.lists[k].slug: v.status for k, v in profile.subscriptions.items()}
+    assert statuses == {"daily": SubscriptionStatus.UNSUBSCRIBED,
+                        "weekly": SubscriptionStatus.CONFIRMED}
+    assert profile.subscriber.status is SubscriberStatus.ENABLED

@@ -18,6 +18,7 @@ from tidings.domain.errors import TokenInvalid
 from tidings.mail.tokens import Purpose, TokenSigner
 
 _VERP = re.compile(r"bounces\+([A-Za-z0-9_-]+)@", re.I)
+_MAILTO = re.compile(r"^unsubscribe\+([A-Za-z0-9_-]+)@", re.I)
 _UNSUBSCRIBE_URL = re.compile(r"/u/([A-Za-z0-9_-]{16,200})")
 _VACATION = re.compile(r"out of (the )?office|vacation|auto(matic)?[- ]?reply|abwesen", re.I)
 _MAX_BYTES = 10 * 1024 * 1024
@@ -51,6 +52,20 @@ def verp_ids(address: str, tokens: TokenSigner) -> tuple[int, int] | None:
     except TokenInvalid:
         return None
     return subscriber_id, campaign_id
+
+
+def mailto_ids(address: str, tokens: TokenSigner) -> tuple[int, int, int] | None:
+    """(subscriber id, list id or 0, campaign id or 0) from a List-Unsubscribe mailto
+    address, or None if it is not a genuine one."""
+    match = _MAILTO.match(address.strip().strip("<>"))
+    if not match:
+        return None
+    try:
+        subscriber_id, list_id, campaign_id = tokens.verify(Purpose.UNSUBSCRIBE, match.group(1),
+                                                            arity=3)
+    except TokenInvalid:
+        return None
+    return subscriber_id, list_id, campaign_id
 
 
 def _ids_in_text(text: str, tokens: TokenSigner) -> tuple[int | None, int | None]:

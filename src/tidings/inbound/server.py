@@ -1,9 +1,10 @@
-"""An SMTP intake for the addresses Tidings hands out: VERP bounces and complaint reports.
+"""An SMTP intake for the addresses Tidings hands out in messages.
 
-Point the MX (or a transport map of the local MTA) for the bounce domain at it. It
-accepts only ``bounces+<token>@…`` with a genuine token and the complaint mailbox
-(``complaints@…``, where feedback loops are registered), refuses every other recipient
-with 550, and records what each message says.
+Point the MX (or a transport map of the local MTA) for the mail domain at it. It
+accepts only ``bounces+<token>@…`` (VERP bounces) and ``unsubscribe+<token>@…``
+(List-Unsubscribe mailto) with genuine tokens, and the complaint mailbox
+(``complaints@…``, where feedback loops are registered); it refuses every other
+recipient with 550, and acts on what each message says.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tidings.db.database import Database
 from tidings.inbound import intake
-from tidings.inbound.reports import verp_ids
+from tidings.inbound.reports import mailto_ids, verp_ids
 from tidings.mail.tokens import TokenSigner
 
 log = logging.getLogger("tidings.inbound")
@@ -33,7 +34,8 @@ class IntakeHandler:
         self.tokens = tokens
 
     def accepts(self, address: str) -> bool:
-        return bool(_COMPLAINTS.match(address)) or verp_ids(address, self.tokens) is not None
+        return (bool(_COMPLAINTS.match(address)) or verp_ids(address, self.tokens) is not None
+                or mailto_ids(address, self.tokens) is not None)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
