@@ -159,8 +159,9 @@ def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:
         worker = Worker(engine, outbox=False, schedules=False, heartbeat=False)
         task = asyncio.create_task(worker.run(stop))
         start = time.perf_counter()
-        await asyncio.to_thread(sending.start, runtime.db, uid)
-        while (await asyncio.to_thread(campaigns.get, runtime.db, uid)).status \
+        # Through the engine's own connections, as the worker and `send --wait` do.
+        await asyncio.to_thread(sending.start, engine.db, uid)
+        while (await asyncio.to_thread(campaigns.get, engine.db, uid)).status \
                 is CampaignStatus.RUNNING:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - start
