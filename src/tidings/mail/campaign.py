@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -42,15 +43,16 @@ from markupsafe import Markup, escape
 from tidings.domain.campaigns import Campaign
 from tidings.domain.errors import ValidationError
 from tidings.domain.lists import MailingList
-from tidings.mail import content, headers, links, mime, templates, text
+from tidings.mail import content, headers, links, mime, slots, templates, text
 from tidings.mail.context import Outgoing, Recipient, Sender
-from tidings.mail.dkim import DkimSigner
+from tidings.mail.dkim import DkimSigner, relaxed_header
 from tidings.mail.headers import Header
-from tidings.mail.templates import Kind, Slot, SlotTable
-from tidings.mail.tokens import Purpose, TokenSigner
+from tidings.mail.slots import Slot, SlotTable
+from tidings.mail.templates import Kind
+from tidings.mail.tokens import TokenSigner
 
 VARIANT_CACHE = 64
-_CONTENT_MARK = "\ue002"
+_CONTENT_MARK = Markup("\ue002")  # a private-use character: nothing to escape
 _BODY_END = re.compile(r"</body\s*>", re.I)
 _UNSUBSCRIBE_SLOT = Slot("unsubscribe_url")
 _PREFERENCES_SLOT = Slot("preferences_url")
@@ -79,6 +81,8 @@ def inline_css(html: str) -> str:
 class Preview(NamedTuple):
     """What a reader's message contains: the two parts decoded, and every header.
 
+    The parts have CRLF line ends, as they travel and as Python's ``email`` package
+    decodes them from a received message.
     ``headers`` are (name, value) with values unfolded and RFC 2047 decoded, in
     message order, without ``DKIM-Signature`` (its value depends on the signing time).
     """
@@ -86,6 +90,14 @@ class Preview(NamedTuple):
     html: str
     text: str
     headers: list[tuple[str, str]]
+
+
+class _Built(NamedTuple):
+    headers: list[Header]
+    variant: _Variant
+    text_values: dict[int, str]
+    html_values: dict[int, str]
+    message_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +114,7 @@ def _list_dict(item: MailingList) -> dict[str, Any]:
 
 def _reader_dict(recipient: Recipient, lists: Sequence[MailingList]) -> dict[str, Any]:
     parts = recipient.name.split()
-    attributes = dict(recipient.attributes)
+    attributes = recipient.attributes
     return {
         "name": recipient.name, "email": recipient.email, "uid": recipient.uid,
         "first_name": parts[0] if parts else "",
@@ -128,19 +140,32 @@ class CompiledCampaign:
         self.tokens = tokens
         self.dkim = dkim
         self.table = SlotTable()
-        self.boundary = mime.new_boundary()
+        self.boundary = mime.new_boundary(f"{kind}:{campaign.id}:{campaign.uid}")
         self._variants: OrderedDict[str, _Variant] = OrderedDict()
+        self._lock = threading.Lock()
+        self._subject_getters: dict[int, slots.Getter] = {}
         self._date: tuple[int, str] = (-1, "")
 
-        source = content.to_html(campaign.body, campaign.body_format)
-        self._body = templates.compile_source(source, self.table, kind=Kind.BODY,
-                                              field_name="body")
-        self._layout = templates.compile_source(layout or layout_source("default"), self.table,
-                                                kind=Kind.LAYOUT, field_name="layout")
-        self._subject = templates.compile_source(campaign.subject, self.table,
-                                                 kind=Kind.SUBJECT, field_name="subject")
-        footer = templates.compile_source(layout_source("footer"), self.table, kind=Kind.BODY)
+        self._compile_templates(campaign, layout)
+        self._prepare_html()
+        self._prepare_headers()
 
+    def _compile_templates(self, campaign: Campaign, layout: str | None) -> None:
+        # The body is checked as written first, so problems name the editor's lines.
+        templates.check(campaign.body, kind=Kind.BODY, field_name="body")
+        source = content.to_html(campaign.body, campaign.body_format)
+        self._body = slots.compile_source(source, self.table, kind=Kind.BODY,
+                                              field_name="body")
+        self._layout = slots.compile_source(layout or layout_source("default"), self.table,
+                                                kind=Kind.LAYOUT, field_name="layout")
+        self._subject = slots.compile_source(campaign.subject, self.table,
+                                                 kind=Kind.SUBJECT, field_name="subject")
+        self._footer_template = slots.compile_source(layout_source("footer"), self.table,
+                                                         kind=Kind.BODY)
+
+    def _prepare_html(self) -> None:
+        """Render what does not depend on the reader, with markers for the slots."""
+        campaign, sender = self.campaign, self.sender
         archive = ""
         if campaign.archive:
             archive = links.archive_url(sender.base_url, campaign.archive_slug or campaign.uid)
@@ -156,12 +181,13 @@ class CompiledCampaign:
             "lists": [_list_dict(item) for item in self.lists],
             "archive_url": archive,
         }
+        self._subject_marked = ""
         if not self._subject.per_reader:
             self._subject_marked = self._subject.render(self._static).strip()
-            self._static["campaign"]["subject"] = self._subject_marked
-        else:
-            self._subject_marked = ""
-        self._footer = footer.render(self._static)
+            # Escaped here (the layout prints it as is) so its slot markers survive.
+            self._static["campaign"]["subject"] = Markup(  # noqa: S704
+                escape(self._subject_marked))
+        self._footer = self._footer_template.render(self._static)
         preheader = campaign.extra.get("preheader")
         self._static["preheader"] = preheader if isinstance(preheader, str) else ""
         self._static["footer"] = Markup(self._footer)  # noqa: S704 (rendered with autoescape)
@@ -179,6 +205,9 @@ class CompiledCampaign:
         if not self._per_reader:
             self._static_variant = self._variant(self._html(None))
 
+    def _prepare_headers(self) -> None:
+        """The header values shared by every reader (and their DKIM canonical forms)."""
+        campaign, sender = self.campaign, self.sender
         self._from = headers.address(campaign.from_name or sender.from_name
                                      or sender.publisher_name,
                                      campaign.from_email or sender.from_email)
@@ -187,10 +216,20 @@ class CompiledCampaign:
         self._content_type = f'multipart/alternative; boundary="{self.boundary}"'
         self._list_headers = {item.id: self._list_header_values(item) for item in self.lists}
         self._list_headers[0] = self._list_header_values(self.lists[0] if self.lists else None)
-        if self._subject_marked and not templates.SLOT.search(self._subject_marked):
+        self._subject_value = ""
+        if self._subject_marked and not slots.SLOT.search(self._subject_marked):
             self._subject_value = headers.text("Subject", self._subject_marked)
-        else:
-            self._subject_value = ""
+        self._known: dict[Header, bytes] = {}
+        if self.dkim is not None:
+            static = [("From", self._from), ("MIME-Version", "1.0"),
+                      ("Content-Type", self._content_type),
+                      ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                      ("Precedence", "bulk"), ("Auto-Submitted", "auto-generated")]
+            if self._reply_to:
+                static.append(("Reply-To", self._reply_to))
+            for list_header, feedback in self._list_headers.values():
+                static += [("List-Id", list_header), ("Feedback-ID", feedback)]
+            self._known = {header: relaxed_header(*header) for header in static}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, self._args)
@@ -205,8 +244,8 @@ class CompiledCampaign:
         else:
             list_id = f"{headers.phrase(item.name)} <{item.slug}.{domain}>"
             slug = item.slug
-        first = f"c{self.campaign.id}" if self.kind == "nl" else self.kind
-        feedback = f"{first}:{slug}:{self.kind}:{self.sender.feedback_sender_id}"
+        first, stream = (f"c{self.campaign.id}", "nl") if self.kind == "nl" else (self.kind, "tx")
+        feedback = f"{first}:{slug}:{stream}:{self.sender.feedback_sender_id}"
         return list_id, feedback
 
     def _html(self, scope: Mapping[str, Any] | None) -> str:
@@ -219,17 +258,19 @@ class CompiledCampaign:
         return self._layout.render({**context, "content": Markup(body)})  # noqa: S704
 
     def _variant(self, html: str) -> _Variant:
-        found = self._variants.get(html)
-        if found is not None:
-            self._variants.move_to_end(html)
-            return found
+        with self._lock:
+            found = self._variants.get(html)
+            if found is not None:
+                self._variants.move_to_end(html)
+                return found
         inlined = self._with_footer(inline_css(html))
         plain = text.from_html(inlined)
         body = mime.BodyTemplate(self.boundary, plain, inlined)
-        variant = _Variant(body, mime.slot_indexes([plain]), mime.slot_indexes([inlined]))
-        self._variants[html] = variant
-        if len(self._variants) > VARIANT_CACHE:
-            self._variants.popitem(last=False)
+        variant = _Variant(body, body.text_slots, body.html_slots)
+        with self._lock:
+            self._variants[html] = variant
+            if len(self._variants) > VARIANT_CACHE:
+                self._variants.popitem(last=False)
         return variant
 
     def _with_footer(self, html: str) -> str:
@@ -262,12 +303,20 @@ class CompiledCampaign:
         scope: dict[str, Any] = {
             "subscriber": _reader_dict(recipient, self.lists),
             "unsubscribe_url": unsubscribe,
-            "preferences_url": f"{self.sender.base_url}/preferences/"
-                               f"{self.tokens.sign(Purpose.PREFERENCES, recipient.subscriber_id)}",
+            "preferences_url": links.preferences_url(self.sender.base_url, self.tokens,
+                                                     recipient.subscriber_id),
         }
         if reader_list is not None:
             scope["list"] = _list_dict(reader_list)
         return scope
+
+    def _subject_getter(self, index: int) -> slots.Getter:
+        """Slot ``index`` as the (not escaping) subject prints it."""
+        found = self._subject_getters.get(index)
+        if found is None:
+            found = slots.getter(self.table.slots[index], templates.environment(False))
+            self._subject_getters[index] = found
+        return found
 
     def _date_header(self, now: float | None) -> str:
         second = int(time.time() if now is None else now)
@@ -275,8 +324,7 @@ class CompiledCampaign:
             self._date = (second, headers.date(second))
         return self._date[1]
 
-    def _build(self, recipient: Recipient, *, now: float | None, test: bool
-               ) -> tuple[list[Header], _Variant, dict[int, str], dict[int, str], str]:
+    def _build(self, recipient: Recipient, *, now: float | None, test: bool) -> _Built:
         reader_list = self.reader_list(recipient)
         list_id = reader_list.id if reader_list is not None else 0
         token = links.unsubscribe_token(self.tokens, recipient.subscriber_id, list_id,
@@ -284,18 +332,15 @@ class CompiledCampaign:
         unsubscribe = links.unsubscribe_url(self.sender.base_url, token)
         scope = self._scope(recipient, reader_list, unsubscribe)
         variant = self._variant(self._html(scope)) if self._per_reader else self._static_variant
-        env_text = templates.environment(False)
-        text_values = {i: str(templates.evaluate(self.table.slots[i], scope, env_text))
-                       for i in variant.text_slots}
-        html_values = self.table.values(scope, variant.html_slots, html=True)
+        text_values, html_values = self.table.values(scope, variant.text_slots,
+                                                     variant.html_slots)
 
         if self._subject_value and not test:
             subject = self._subject_value
         else:
             marked = self._subject_marked if not self._subject.per_reader else \
                 self._subject.render({**self._static, **scope}).strip()
-            filled = mime.join_slots(marked, lambda i: str(
-                templates.evaluate(self.table.slots[i], scope, env_text)))
+            filled = mime.join_slots(marked, lambda i: self._subject_getter(i)(scope))
             subject = headers.text("Subject", ("[Test] " if test else "") + filled)
 
         domain = self.sender.mail_domain
@@ -325,7 +370,7 @@ class CompiledCampaign:
             result.append(("Reply-To", self._reply_to))
         if self.kind != "nl":
             result.append(("Auto-Submitted", "auto-generated"))
-        return result, variant, text_values, html_values, message_id
+        return _Built(result, variant, text_values, html_values, message_id)
 
     def render(self, recipient: Recipient, *, now: float | None = None,
                test: bool = False) -> Outgoing:
@@ -333,29 +378,44 @@ class CompiledCampaign:
 
         ``test`` marks a test send: ``[Test]`` before the subject and a fresh
         Message-ID, so test sends are never taken for duplicates of the real one.
+        Raises :class:`~tidings.domain.errors.InvalidEmail` for an address that cannot
+        be written in a header, and :class:`~tidings.domain.errors.ValidationError`
+        when a template with per-reader logic fails for this reader.
         """
-        header_list, variant, text_values, html_values, message_id = self._build(
-            recipient, now=now, test=test)
-        filled = variant.body.fill(text_values, html_values, body_hash=self.dkim is not None)
-        head = headers.serialize(header_list)
+        built = self._build(recipient, now=now, test=test)
+        filled = built.variant.body.fill(built.text_values, built.html_values,
+                                         body_hash=self.dkim is not None)
+        head = headers.serialize(built.headers)
         if self.dkim is not None:
             assert filled.body_hash is not None
-            head = self.dkim.signature_headers(header_list, filled.body_hash, now=now) + head
+            head = self.dkim.signature_headers(built.headers, filled.body_hash, now=now,
+                                               known=self._known) + head
         return Outgoing(
             envelope_from=links.verp_address(self.sender.mail_domain, self.tokens,
                                              recipient.subscriber_id, self.campaign.id),
             recipient=headers.addr_spec(recipient.email),
             data=head + filled.data,
-            message_id=message_id,
+            message_id=built.message_id,
         )
 
     def preview(self, recipient: Recipient, *, now: float | None = None) -> Preview:
         """Exactly what :meth:`render` puts in ``recipient``'s message, decoded."""
-        header_list, variant, text_values, html_values, _ = self._build(recipient, now=now,
-                                                                         test=False)
-        plain, html = variant.body.decoded(text_values, html_values)
+        built = self._build(recipient, now=now, test=False)
+        plain, html = built.variant.body.decoded(built.text_values, built.html_values)
         return Preview(html, plain, [(name, headers.decode(value))
-                                     for name, value in header_list])
+                                     for name, value in built.headers])
+
+
+    def archive_html(self) -> str:
+        """The body as the web archive shows it: no layout or footer, reader fields empty.
+
+        Sanitised like every body, with the reader's name, attributes and links left
+        out (a per-reader condition sees a reader with no data).
+        """
+        anonymous = {"subscriber": _reader_dict(Recipient.for_address(""), ())}
+        context = {**self._static, **anonymous}
+        body = self._body_static if self._body_static is not None else self._body.render(context)
+        return slots.SLOT.sub("", body)
 
 
 def _rebuild(campaign: Campaign, lists: tuple[MailingList, ...], layout: str | None,

@@ -192,8 +192,9 @@ def signer_for(from_address: str, keys: Sequence[DkimKey]) -> DkimSigner | None:
 def relaxed_header(name: str, value: str) -> bytes:
     """DKIM relaxed header canonicalisation (RFC 6376 §3.4.2), with CRLF."""
     unfolded = value.replace("\r\n", "").replace("\n", "")
-    return (name.strip().lower() + ":" + _WSP.sub(" ", unfolded).strip() + "\r\n").encode(
-        "utf-8")
+    if "\t" in unfolded or "  " in unfolded:
+        unfolded = _WSP.sub(" ", unfolded)
+    return (name.strip().lower() + ":" + unfolded.strip() + "\r\n").encode("utf-8")
 
 
 def relaxed_body(body: bytes) -> bytes:
@@ -219,13 +220,14 @@ def _fold_list(prefix: str, items: Sequence[str], separator: str) -> str:
 class DkimSigner:
     """Signs messages for one domain with one key, or two (RSA first, then Ed25519)."""
 
-    __slots__ = ("_loaded", "keys")
+    __slots__ = ("_loaded", "_tags", "keys")
 
     def __init__(self, *keys: DkimKey) -> None:
         if not keys:
             raise ValueError("a DkimSigner needs at least one key")
         self.keys = keys
         self._loaded = tuple(load_private_key(k) for k in keys)
+        self._tags: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (DkimSigner, self.keys)
@@ -238,40 +240,48 @@ class DkimSigner:
         return self.keys[0].domain
 
     def signature_headers(self, headers: Sequence[Header], body_hash: bytes, *,
-                          now: float | None = None) -> bytes:
+                          now: float | None = None,
+                          known: Mapping[Header, bytes] | None = None) -> bytes:
         """The ``DKIM-Signature`` lines to put above ``headers`` (values as written).
 
-        ``body_hash`` is the SHA-256 of the relaxed-canonical body.
+        ``body_hash`` is the SHA-256 of the relaxed-canonical body. ``known`` may hold
+        the canonical form (:func:`relaxed_header`) of headers that repeat from
+        message to message, so they are not canonicalised again.
         """
         timestamp = int(time.time() if now is None else now)
-        counts: dict[str, int] = {}
-        for name, _ in headers:
-            counts[name.lower()] = counts.get(name.lower(), 0) + 1
-        names: list[str] = []
-        for name in SIGNED:
-            times = counts.get(name, 0) + (1 if name in OVERSIGNED else 0)
-            names.extend([name] * times)
-        canonical = self._canonical_headers(headers, names)
+        names, h_tag = self._h_tag(tuple(name.lower() for name, _ in headers))
+        canonical = self._canonical_headers(headers, names, known or {})
         bh = base64.b64encode(body_hash).decode("ascii")
         out = []
         for key, private in zip(self.keys, self._loaded, strict=True):
-            start = (f"DKIM-Signature: v=1; a={key.algorithm.value}; c=relaxed/relaxed; "
-                     f"d={key.domain}; s={key.selector}; t={timestamp};")
-            value = start + "\r\n" + _fold_list(" h=", names, ":") + ";\r\n bh=" + bh \
-                + ";\r\n b="
-            head_value = value.split(":", 1)[1]
-            data = canonical + relaxed_header("DKIM-Signature", head_value).rstrip(b"\r\n")
+            value = (f" v=1; a={key.algorithm.value}; c=relaxed/relaxed; d={key.domain}; "
+                     f"s={key.selector}; t={timestamp};\r\n{h_tag};\r\n bh={bh};\r\n b=")
+            # Relaxed form of this header as written: unfold; it has no runs of spaces.
+            data = canonical + b"dkim-signature:" + value[1:].replace("\r\n", "").encode("ascii")
             if isinstance(private, rsa.RSAPrivateKey):
                 signature = private.sign(data, padding.PKCS1v15(), hashes.SHA256())
             else:
                 signature = private.sign(hashlib.sha256(data).digest())
             b64 = base64.b64encode(signature).decode("ascii")
             folded = "\r\n ".join(b64[i:i + 72] for i in range(0, len(b64), 72))
-            out.append(value + folded + "\r\n")
+            out.append("DKIM-Signature:" + value + folded + "\r\n")
         return "".join(out).encode("ascii")
 
+    def _h_tag(self, present: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+        """The names to sign for headers ``present`` and the folded ``h=`` tag (cached)."""
+        cached = self._tags.get(present)
+        if cached is None:
+            names: list[str] = []
+            for name in SIGNED:
+                names.extend([name] * (present.count(name) + (name in OVERSIGNED)))
+            cached = (tuple(names), _fold_list(" h=", names, ":"))
+            if len(self._tags) < 64:
+                self._tags[present] = cached
+        return cached
+
     @staticmethod
-    def _canonical_headers(headers: Sequence[Header], names: Sequence[str]) -> bytes:
+    def _canonical_headers(headers: Sequence[Header], names: Sequence[str],
+                           known: Mapping[Header, bytes]) -> bytes:
         # Repeated names take instances from the bottom up (RFC 6376 §5.4.2).
         positions: dict[str, list[int]] = {}
         for i, (name, _) in enumerate(headers):
@@ -280,8 +290,9 @@ class DkimSigner:
         for name in names:
             stack = positions.get(name)
             if stack:
-                header_name, value = headers[stack.pop()]
-                parts.append(relaxed_header(header_name, value))
+                header = headers[stack.pop()]
+                canonical = known.get(header)
+                parts.append(canonical if canonical is not None else relaxed_header(*header))
         return b"".join(parts)
 
     def sign(self, message: bytes, *, now: float | None = None) -> bytes:

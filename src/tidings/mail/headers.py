@@ -37,11 +37,14 @@ _Q_BYTE = tuple(chr(b) if b in _Q_SAFE else "_" if b == 0x20 else f"={b:02X}" fo
 _WORD_PREFIX = "=?utf-8?q?"
 _MAX_WORD = 75
 _FOLD = 78
+_SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
 _ADDR_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>()\[\]\\,;:\"]")
 
 
 def clean(value: str) -> str:
     """``value`` on one line: control characters and line breaks become single spaces."""
+    if value.isprintable():
+        return value.strip()
     return _CONTROL.sub(" ", value).strip()
 
 
@@ -51,20 +54,21 @@ def _needs_encoding(value: str) -> bool:
 
 def _encoded_words(value: str, first_room: int) -> list[str]:
     """RFC 2047 ``Q`` words for ``value``, never splitting a character between words."""
-    words: list[str] = []
+    encoded = "".join(map(_Q_BYTE.__getitem__, value.encode("utf-8")))
     budget = _MAX_WORD - len(_WORD_PREFIX) - 2
-    room = min(budget, max(first_room - len(_WORD_PREFIX) - 2, 8))
-    current: list[str] = []
-    used = 0
-    for char in value:
-        piece = "".join(_Q_BYTE[b] for b in char.encode("utf-8"))
-        if used + len(piece) > room and current:
-            words.append(_WORD_PREFIX + "".join(current) + "?=")
-            current, used, room = [], 0, budget
-        current.append(piece)
-        used += len(piece)
-    if current or not words:
-        words.append(_WORD_PREFIX + "".join(current) + "?=")
+    room = min(budget, max(first_room - len(_WORD_PREFIX) - 2, 12))
+    words: list[str] = []
+    start = 0
+    while len(encoded) - start > room:
+        cut = start + room
+        # Back off to the start of an escape (=XX) that begins a character: not a
+        # UTF-8 continuation byte (=8X, =9X, =AX, =BX).
+        while cut > start and (encoded[cut - 1] == "=" or encoded[cut - 2] == "="
+                               or (encoded[cut] == "=" and encoded[cut + 1] in "89AB")):
+            cut -= 1
+        words.append(_WORD_PREFIX + encoded[start:cut] + "?=")
+        start, room = cut, budget
+    words.append(_WORD_PREFIX + encoded[start:] + "?=")
     return words
 
 
@@ -121,6 +125,8 @@ def addr_spec(address: str) -> str:
     A non-ASCII local part is kept as UTF-8 (it needs SMTPUTF8, RFC 6531/6532).
     Raises :class:`InvalidEmail` for anything that could break the header.
     """
+    if _SIMPLE_ADDRESS.match(address):
+        return address
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or _ADDR_FORBIDDEN.search(domain) \
             or (_ADDR_FORBIDDEN.search(local) and not local.startswith('"')) \

@@ -18,27 +18,58 @@ import binascii
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from tidings.mail.templates import SLOT
+from tidings.mail.slots import SLOT
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_EOL = re.compile(rb" \r\n")
 
 
-def new_boundary() -> str:
-    """A boundary that cannot occur in quoted-printable text (``=_`` is never QP)."""
-    return "=_tidings_" + secrets.token_hex(12)
+def new_boundary(seed: str | None = None) -> str:
+    """A boundary that cannot occur in quoted-printable text (``=_`` is never QP).
+
+    With ``seed`` it is the same every time (a campaign keeps its boundary when it
+    is compiled again in another process).
+    """
+    if seed is None:
+        return "=_tidings_" + secrets.token_hex(12)
+    return "=_tidings_" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:24]
+
+
+_MAX_QP_LINE = 76
+_PLAIN_LINE = re.compile(r"[!-<>-~]([ -<>-~]{0,70}[!-<>-~])?\Z")
 
 
 def qp(text: str) -> bytes:
     """``text`` as quoted-printable lines with CRLF, ending on a line boundary."""
     if not text:
         return b""
+    if _PLAIN_LINE.match(text):  # a short link or name: nothing to encode
+        return text.encode("ascii") + b"=\r\n"
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
-    return encoded if encoded.endswith(b"\r\n") else encoded + b"=\r\n"
+    if not encoded.endswith(b"\r\n"):
+        encoded += b"=\r\n"
+    if len(encoded) > _MAX_QP_LINE and max(map(len, encoded.split(b"\r\n"))) > _MAX_QP_LINE:
+        encoded = _rewrap(encoded)
+    return encoded
+
+
+def _rewrap(encoded: bytes) -> bytes:
+    """Soft-break lines longer than 76 characters (binascii lets a few reach 77)."""
+    lines = []
+    for line in encoded.split(b"\r\n"):
+        while len(line) > _MAX_QP_LINE:
+            cut = _MAX_QP_LINE - 1
+            while line[cut - 1:cut] == b"=" or line[cut - 2:cut - 1] == b"=":
+                cut -= 1  # never inside an =XX escape
+            lines.append(line[:cut] + b"=")
+            line = line[cut:]
+        lines.append(line)
+    return b"\r\n".join(lines)
 
 
 def decode_qp(data: bytes) -> str:
@@ -72,8 +103,8 @@ class Filled:
 class BodyTemplate:
     """A ``multipart/alternative`` body with per-reader slots in its two parts."""
 
-    __slots__ = ("_canon", "_prefix", "_prefix_hash", "_refs", "boundary", "html", "pieces",
-                 "text")
+    __slots__ = ("_canon", "_positions", "_prefix", "_prefix_hash", "_refs", "boundary", "html",
+                 "pieces", "text")
 
     def __init__(self, boundary: str, text: str, html: str) -> None:
         self.boundary = boundary
@@ -101,6 +132,7 @@ class BodyTemplate:
         add_static(f"\r\n--{boundary}--\r\n".encode("ascii"))
         self.pieces: tuple[Piece, ...] = tuple(pieces)
         self._refs = tuple(sorted({p for p in pieces if isinstance(p, int)}))
+        self._positions = tuple((i, p) for i, p in enumerate(pieces) if isinstance(p, int))
         self._canon = tuple(relaxed_body(p) if isinstance(p, bytes) else p for p in pieces)
         prefix = 0
         while prefix < len(pieces) and isinstance(pieces[prefix], bytes):
@@ -113,18 +145,30 @@ class BodyTemplate:
         self._prefix_hash = digest
 
     @property
-    def slot_indexes(self) -> tuple[int, ...]:
-        """Slots used, as indexes into the campaign's slot table."""
-        return tuple(sorted({ref // 2 for ref in self._refs}))
+    def text_slots(self) -> tuple[int, ...]:
+        """Slots in the text part, as indexes into the campaign's slot table."""
+        return tuple(sorted({ref >> 1 for ref in self._refs if not ref & 1}))
+
+    @property
+    def html_slots(self) -> tuple[int, ...]:
+        """Slots in the HTML part, as indexes into the campaign's slot table."""
+        return tuple(sorted({ref >> 1 for ref in self._refs if ref & 1}))
 
     def fill(self, text_values: Mapping[int, str], html_values: Mapping[int, str], *,
              body_hash: bool) -> Filled:
         """The body for one reader, from the slot values of the two parts."""
         encoded: dict[int, bytes] = {}
+        by_value: dict[str, bytes] = {}
         for ref in self._refs:
-            value = html_values[ref // 2] if ref & 1 else text_values[ref // 2]
-            encoded[ref] = qp(value)
-        data = b"".join(p if isinstance(p, bytes) else encoded[p] for p in self.pieces)
+            value = html_values[ref >> 1] if ref & 1 else text_values[ref >> 1]
+            done = by_value.get(value)
+            if done is None:
+                done = by_value[value] = qp(value)
+            encoded[ref] = done
+        parts: list[Any] = list(self.pieces)
+        for position, ref in self._positions:
+            parts[position] = encoded[ref]
+        data = b"".join(parts)
         digest: bytes | None = None
         if body_hash:
             hasher = self._prefix_hash.copy()
@@ -135,17 +179,16 @@ class BodyTemplate:
 
     def decoded(self, text_values: Mapping[int, str],
                 html_values: Mapping[int, str]) -> tuple[str, str]:
-        """The text and HTML a reader sees: what :meth:`fill` encodes, decoded."""
+        """The text and HTML as a reader's program decodes them from :meth:`fill`'s bytes.
+
+        Line ends are CRLF, as on the wire (and as Python's ``email`` returns them).
+        """
         def join(source: str, values: Mapping[int, str]) -> str:
-            return SLOT.sub(lambda m: values[int(m.group(1))], source).replace("\r\n", "\n") \
-                .replace("\r", "\n")
+            joined = SLOT.sub(lambda m: values[int(m.group(1))], source)
+            return joined.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
         return join(self.text, text_values), join(self.html, html_values)
 
 
 def join_slots(source: str, value: Callable[[int], str]) -> str:
     """``source`` with every slot marker replaced by ``value(index)``."""
     return SLOT.sub(lambda m: value(int(m.group(1))), source)
-
-
-def slot_indexes(sources: Sequence[str]) -> tuple[int, ...]:
-    return tuple(sorted({int(m.group(1)) for s in sources for m in SLOT.finditer(s)}))

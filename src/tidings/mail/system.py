@@ -45,11 +45,12 @@ from markupsafe import Markup
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.lists import MailingList
 from tidings.mail import campaign as campaigns
-from tidings.mail import headers, links, mime, templates, text
+from tidings.mail import headers, links, mime, slots, templates, text
 from tidings.mail.context import Outgoing, Recipient, Sender
 from tidings.mail.dkim import DkimSigner
 from tidings.mail.headers import Header
-from tidings.mail.templates import Kind, SlotTable
+from tidings.mail.slots import SlotTable
+from tidings.mail.templates import Kind
 from tidings.mail.tokens import TokenSigner
 
 KINDS = frozenset({"confirmation", "welcome", "test", "password_reset"})
@@ -65,7 +66,7 @@ DEFAULT_WELCOME_BODY = (
 
 _CONFIRMATION = """\
 <p>Hello{% if name %} {{ name }}{% endif %},</p>
-<p>please confirm that you want to receive {{ what }} from {{ publisher }}:</p>
+<p>Please confirm that you want to receive {{ what }} from {{ publisher }}:</p>
 <ul>{% for item in lists %}<li>{{ item }}</li>{% endfor %}</ul>
 <p><a class="button" href="{{ url }}">Confirm my subscription</a></p>
 <p class="small">Or open this link: <a href="{{ url }}">{{ url }}</a></p>
@@ -76,7 +77,7 @@ again.</p>
 
 _RESET_BODY = """\
 <p>Hello{% if name %} {{ name }}{% endif %},</p>
-<p>someone (we hope you) asked to reset the password of your account at {{ publisher }}.</p>
+<p>Someone (we hope you) asked to reset the password of your account at {{ publisher }}.</p>
 <p><a class="button" href="{{ url }}">Choose a new password</a></p>
 <p class="small">Or open this link: <a href="{{ url }}">{{ url }}</a></p>
 <p class="small">The link works for {{ minutes }} minutes. If you did not ask for this, ignore
@@ -184,7 +185,7 @@ def _system_message(subject: str, content_html: str, *, kind: str, to_email: str
                     subscriber_id: int, sender: Sender, tokens: TokenSigner,
                     dkim: DkimSigner | None, now: float | None) -> Outgoing:
     table = SlotTable()
-    layout = templates.compile_source(campaigns.layout_source("system"), table, kind=Kind.LAYOUT)
+    layout = slots.compile_source(campaigns.layout_source("system"), table, kind=Kind.LAYOUT)
     publisher = {"name": sender.publisher_name, "postal_address": sender.postal_address}
     footer = _render(_SYSTEM_FOOTER, {"publisher": publisher})
     # Both were rendered by the autoescaping sandbox just above.

@@ -5,8 +5,8 @@ with HTML autoescaping (subjects are rendered without it). Beyond Jinja's own
 sandbox (no ``_``-prefixed attributes, no mutation of data):
 
 * no loader: ``{% include %}``, ``{% import %}`` and ``{% extends %}`` are refused;
-* the globals are only :data:`GLOBALS` (a ``range`` capped at :data:`MAX_RANGE`
-  items); ``lipsum``, ``cycler``, ``joiner``, ``namespace`` and ``dict`` are gone;
+* the only global is a ``range`` capped at :data:`MAX_RANGE` items; ``lipsum``,
+  ``cycler``, ``joiner``, ``namespace`` and ``dict`` are gone;
 * filters are the allow-list :data:`FILTERS` (no ``safe``, ``format``, ``center``,
   ``indent``, ``random``, ``attr``, ...);
 * methods of strings and mappings are limited to harmless ones (``lower``,
@@ -20,11 +20,7 @@ sandbox (no ``_``-prefixed attributes, no mutation of data):
 
 :func:`validate` reports syntax errors, unknown variables, fields and filters, and
 the refused constructs, each with its line, so editors can only save templates that
-will render. :func:`compile_source` also prepares templates for fast sending: every
-``{{ ... }}`` that prints a per-reader value (``subscriber.name``, ``unsubscribe_url``,
-...) directly, or through one of :data:`SLOT_FILTERS`, becomes a *slot* filled in per
-reader without running Jinja; only templates with per-reader logic (``{% if
-subscriber... %}``) are rendered per reader.
+will render. Templates are compiled for sending by :mod:`tidings.mail.slots`.
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ import contextvars
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -43,8 +39,6 @@ from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import _PassArg
-from markupsafe import Markup
 
 from tidings.domain.errors import ValidationError
 
@@ -55,9 +49,6 @@ MAX_OUTPUT = 4 * 1024 * 1024
 MAX_VALUE = 1024 * 1024
 MAX_EXPONENT = 1_000
 
-SLOT_OPEN = "\ue000"
-SLOT_CLOSE = "\ue001"
-SLOT = re.compile("\ue000([0-9]+)\ue001")
 _SENTINEL_CHARS = re.compile("[\ue000-\ue002]")
 
 
@@ -107,15 +98,12 @@ FILTERS = frozenset({
     "slice", "sort", "string", "striptags", "sum", "title", "trim", "truncate", "unique",
     "upper", "urlencode", "urlize", "wordcount", "wordwrap",
 })
-#: Filters a slot may apply per reader (pure functions of the value).
-SLOT_FILTERS = frozenset({"capitalize", "d", "default", "e", "escape", "lower", "string",
-                          "striptags", "title", "trim", "upper", "urlencode"})
 _STR_METHODS = frozenset({"capitalize", "endswith", "isalnum", "isalpha", "isdigit", "islower",
                           "isupper", "lower", "lstrip", "rstrip", "split", "startswith", "strip",
                           "title", "upper"})
 _MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
-_LOOP_FILTER = "tidings_loop_budget"
-_CONCAT_FILTER = "tidings_concat"
+LOOP_FILTER = "tidings_loop_budget"
+CONCAT_FILTER = "tidings_concat"
 
 _STANDARD_REPLACE: Callable[..., Any] = jinja2.filters.do_replace
 _budget: contextvars.ContextVar[list[int]] = contextvars.ContextVar("tidings_template_budget")
@@ -176,10 +164,16 @@ def _replace(eval_ctx: Any, value: Any, old: Any, new: Any, count: int | None = 
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    if value is None:
+        return ""
+    # Slot markers are Markup; the same characters in data (a reader's name) are not,
+    # and are dropped so that data can never pose as a slot.
+    if type(value) is str and ("\ue000" in value or "\ue001" in value or "\ue002" in value):
+        return clean_source(value)
+    return value
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
+class Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -231,8 +225,8 @@ class _Undefined(jinja2.ChainableUndefined):
     """Missing values print as nothing; missing fields of missing values too."""
 
 
-def _environment(html: bool) -> _Sandbox:
-    env = _Sandbox(autoescape=html, undefined=_Undefined, finalize=_finalize,
+def _environment(html: bool) -> Sandbox:
+    env = Sandbox(autoescape=html, undefined=_Undefined, finalize=_finalize,
                    keep_trailing_newline=True, auto_reload=False, cache_size=0)
     env.globals.clear()
     env.globals["range"] = _safe_range
@@ -240,257 +234,19 @@ def _environment(html: bool) -> _Sandbox:
     env.filters.clear()
     env.filters.update({name: standard[name] for name in FILTERS})
     env.filters["replace"] = _replace
-    env.filters[_LOOP_FILTER] = _loop_budget
-    env.filters[_CONCAT_FILTER] = _concat
+    env.filters[LOOP_FILTER] = _loop_budget
+    env.filters[CONCAT_FILTER] = _concat
     return env
 
 
 @cache
-def environment(html: bool = True) -> _Sandbox:
+def environment(html: bool = True) -> Sandbox:
     """The sandbox (one per process, built on first use): HTML-escaping or plain."""
     return _environment(html)
 
 
-# Slots ------------------------------------------------------------------------------------
-
-Path = tuple[str | int, ...]
-FilterCall = tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """A per-reader value printed by ``{{ root.path... | filters }}``."""
-
-    root: str
-    path: Path = ()
-    filters: tuple[FilterCall, ...] = ()
-
-    @property
-    def expression(self) -> str:
-        text = self.root + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in self.path)
-        return text + "".join(f"|{name}" for name, _, _ in self.filters)
-
-
-@dataclass(slots=True)
-class SlotTable:
-    """The slots of one campaign: every template compiled for it shares the numbering."""
-
-    slots: list[Slot] = field(default_factory=list)
-    _index: dict[Slot, int] = field(default_factory=dict)
-
-    def marker(self, slot: Slot) -> str:
-        """The sentinel text standing for ``slot`` in rendered output."""
-        index = self._index.get(slot)
-        if index is None:
-            index = self._index[slot] = len(self.slots)
-            self.slots.append(slot)
-        return f"{SLOT_OPEN}{index}{SLOT_CLOSE}"
-
-    def values(self, scope: Mapping[str, Any], indexes: Sequence[int],
-               html: bool) -> dict[int, str]:
-        """The text of each slot in ``indexes`` for one reader (HTML-escaped if ``html``)."""
-        env = environment(html)
-        out: dict[int, str] = {}
-        for index in indexes:
-            value = evaluate(self.slots[index], scope, env)
-            out[index] = str(Markup.escape(value)) if html else str(value)
-        return out
-
-
-_MISSING = object()
-
-
-def evaluate(slot: Slot, scope: Mapping[str, Any], env: _Sandbox) -> Any:
-    """What Jinja would print for ``slot`` in ``scope``, before escaping."""
-    value: Any = scope.get(slot.root, _MISSING)
-    for key in slot.path:
-        if value is _MISSING:
-            break
-        if isinstance(value, Mapping):
-            value = value.get(key, _MISSING)
-        elif isinstance(value, Sequence) and not isinstance(value, str) and isinstance(key, int):
-            value = value[key] if -len(value) <= key < len(value) else _MISSING
-        else:
-            value = _MISSING
-    if value is _MISSING:
-        value = env.undefined()
-    for name, args, kwargs in slot.filters:
-        value = env.filters[name](value, *args, **dict(kwargs))
-    value = _finalize(value)
-    return value if isinstance(value, str) else (str(value) if not isinstance(value, Markup)
-                                                 else value)
-
-
-def _const(node: nodes.Node) -> tuple[bool, Any]:
-    if isinstance(node, nodes.Const):
-        return True, node.value
-    return False, None
-
-
-def _slot_of(expr: nodes.Node, roots: frozenset[str]) -> Slot | None:
-    """The :class:`Slot` printed by ``expr``, or None if it is not that simple."""
-    node: Any = expr
-    filters: list[FilterCall] = []
-    while isinstance(node, nodes.Filter):
-        if node.name not in SLOT_FILTERS or node.dyn_args is not None \
-                or node.dyn_kwargs is not None or node.node is None:
-            return None
-        func = environment().filters[node.name]
-        if _PassArg.from_obj(func) is not None:
-            return None
-        args = []
-        for arg in node.args:
-            ok, value = _const(arg)
-            if not ok:
-                return None
-            args.append(value)
-        kwargs: list[tuple[str, Any]] = []
-        for pair in node.kwargs:
-            ok, value = _const(pair.value)
-            if not ok:
-                return None
-            kwargs.append((str(getattr(pair, "key", "")), value))
-        filters.append((node.name, tuple(args), tuple(kwargs)))
-        node = node.node
-    path: list[str | int] = []
-    while isinstance(node, nodes.Getattr | nodes.Getitem):
-        if isinstance(node, nodes.Getattr):
-            key: Any = node.attr
-        else:
-            ok, key = _const(node.arg)
-            if not ok or not isinstance(key, str | int) or isinstance(key, bool):
-                return None
-        if isinstance(key, str) and (key.startswith("_") or hasattr(dict, key)):
-            return None
-        path.append(key)
-        node = node.node
-    if not isinstance(node, nodes.Name) or node.name not in roots:
-        return None
-    return Slot(node.name, tuple(reversed(path)), tuple(reversed(filters)))
-
-
-class _Scope:
-    """Names bound by loops, macros and ``with`` around a node."""
-
-    @staticmethod
-    def targets(node: nodes.Node) -> set[str]:
-        return {n.name for n in node.find_all(nodes.Name) if n.ctx in ("store", "param")} | (
-            {node.name} if isinstance(node, nodes.Name) and node.ctx in ("store", "param")
-            else set())
-
-
-def _guard(value: Any) -> Any:
-    """``a ~ b`` becomes a size-checked join (Concat nodes cannot be intercepted)."""
-    if isinstance(value, nodes.Concat):
-        return nodes.Filter(nodes.List(value.nodes, lineno=value.lineno), _CONCAT_FILTER,
-                            [], [], None, None, lineno=value.lineno)
-    return value
-
-
-def _rewrite_all(children: Sequence[Any], table: SlotTable, roots: frozenset[str],
-                 bound: frozenset[str]) -> None:
-    for child in children:
-        _rewrite(child, table, roots, bound)
-
-
-def _rewrite(node: nodes.Node, table: SlotTable, roots: frozenset[str],
-             bound: frozenset[str]) -> None:
-    """Replace slot expressions by their sentinels and guard loops and ``~`` (in place)."""
-    if isinstance(node, nodes.Output):
-        free = roots - bound
-        for i, expr in enumerate(node.nodes):
-            if not isinstance(expr, nodes.TemplateData):
-                slot = _slot_of(expr, free)
-                if slot is not None:
-                    node.nodes[i] = nodes.Const(table.marker(slot), lineno=expr.lineno)
-    if isinstance(node, nodes.For):
-        node.iter = nodes.Filter(_guard(node.iter), _LOOP_FILTER, [], [], None, None,
-                                 lineno=node.iter.lineno)
-        _rewrite(node.iter, table, roots, bound)
-        inner = bound | _Scope.targets(node.target) | {"loop"}
-        if node.test is not None:
-            node.test = _guard(node.test)
-            _rewrite(node.test, table, roots, inner)
-        _rewrite_all(node.body, table, roots, inner)
-        _rewrite_all(node.else_, table, roots, bound)
-        return
-    if isinstance(node, nodes.Macro | nodes.CallBlock):
-        inner = bound | {a.name for a in node.args} | {"caller", "varargs", "kwargs"}
-        if isinstance(node, nodes.CallBlock):
-            _rewrite(node.call, table, roots, bound)
-        _rewrite_all(node.body, table, roots, inner)
-        return
-    if isinstance(node, nodes.With):
-        node.values = [_guard(v) for v in node.values]
-        _rewrite_all(node.values, table, roots, bound)
-        inner = bound | {t.name for t in node.targets if isinstance(t, nodes.Name)}
-        _rewrite_all(node.body, table, roots, inner)
-        return
-    for name in node.fields:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            value[:] = [_guard(item) for item in value]
-            _rewrite_all([item for item in value if isinstance(item, nodes.Node)], table,
-                         roots, bound)
-        elif isinstance(value, nodes.Node):
-            value = _guard(value)
-            setattr(node, name, value)
-            _rewrite(value, table, roots, bound)
-
-
-def _reassigned(ast: nodes.Template) -> frozenset[str]:
-    """Per-reader names that ``{% set %}`` rebinds somewhere (no slots for those)."""
-    names: set[str] = set()
-    for node in ast.find_all((nodes.Assign, nodes.AssignBlock)):
-        names |= _Scope.targets(node.target)  # type: ignore[attr-defined]
-    return frozenset(names & PER_READER)
-
-
-def _free_per_reader(node: nodes.Node, bound: frozenset[str]) -> bool:
-    """Whether ``node`` still reads a per-reader variable (outside of the loops binding it)."""
-    if isinstance(node, nodes.Name):
-        return node.ctx == "load" and node.name in PER_READER and node.name not in bound
-    if isinstance(node, nodes.For):
-        inner = bound | _Scope.targets(node.target) | {"loop"}
-        return _free_per_reader(node.iter, bound) or any(
-            _free_per_reader(c, inner) for c in node.body) or any(
-            _free_per_reader(c, bound) for c in node.else_) or (
-            node.test is not None and _free_per_reader(node.test, inner))
-    if isinstance(node, nodes.Macro | nodes.CallBlock):
-        inner = bound | {a.name for a in node.args} | {"caller"}
-        extra = _free_per_reader(node.call, bound) if isinstance(node, nodes.CallBlock) \
-            else False
-        return extra or any(_free_per_reader(c, inner) for c in node.body)
-    if isinstance(node, nodes.With):
-        inner = bound | {t.name for t in node.targets if isinstance(t, nodes.Name)}
-        return any(_free_per_reader(v, bound) for v in node.values) or any(
-            _free_per_reader(c, inner) for c in node.body)
-    return any(_free_per_reader(child, bound) for child in node.iter_child_nodes())
-
-
-@dataclass(frozen=True, slots=True)
-class Compiled:
-    """A template ready to render: ``per_reader`` says whether it needs each reader's data."""
-
-    template: jinja2.Template
-    per_reader: bool
-    html: bool
-
-    def render(self, context: Mapping[str, Any]) -> str:
-        return render(self.template, context)
-
-
-def clean_source(source: str) -> str:
-    """The source without the private-use characters Tidings uses as markers."""
-    return _SENTINEL_CHARS.sub("", source)
-
-
-def compile_source(source: str, table: SlotTable, *, kind: Kind,
-                   field_name: str | None = None) -> Compiled:
-    """Compile ``source`` for sending: slots found, limits installed, checked first.
-
-    Raises :class:`ValidationError` naming the first problem :func:`validate` finds.
-    """
+def check(source: str, *, kind: Kind | str, field_name: str | None = None) -> None:
+    """Raise :class:`ValidationError` naming the first problem :func:`validate` finds."""
     kind = Kind(kind)
     problems = validate(source, kind=kind)
     if problems:
@@ -498,14 +254,6 @@ def compile_source(source: str, table: SlotTable, *, kind: Kind,
         raise ValidationError(f"{kind.value.capitalize()} template, line {first.line}: "
                               f"{first.message}", field=field_name or kind.value,
                               line=first.line, problems=[p.message for p in problems])
-    html = kind is not Kind.SUBJECT
-    env = environment(html)
-    ast = env.parse(clean_source(source))
-    roots = PER_READER - _reassigned(ast)
-    _rewrite(ast, table, roots, frozenset())
-    per_reader = _free_per_reader(ast, frozenset())
-    template = env.from_string(ast)
-    return Compiled(template, per_reader, html)
 
 
 def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
@@ -527,6 +275,17 @@ def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
                               field="template") from None
     finally:
         _budget.reset(token)
+
+
+def clean_source(source: str) -> str:
+    """The source without the private-use characters Tidings uses as markers."""
+    return _SENTINEL_CHARS.sub("", source)
+
+
+def constant(node: nodes.Node) -> tuple[bool, Any]:
+    if isinstance(node, nodes.Const):
+        return True, node.value
+    return False, None
 
 
 # Validation ---------------------------------------------------------------------------------
@@ -574,7 +333,7 @@ def validate(source: str, *, kind: Kind | str = Kind.BODY) -> list[Problem]:
             problems.append(Problem(_line(attr), f"Names starting with '_' ({attr.attr!r}) "
                                     "are not allowed."))
     for item in ast.find_all(nodes.Getitem):
-        ok, key = _const(item.arg)
+        ok, key = constant(item.arg)
         if ok and isinstance(key, str) and key.startswith("_"):
             problems.append(Problem(_line(item), f"Names starting with '_' ({key!r}) "
                                     "are not allowed."))

@@ -23,7 +23,8 @@ _HIDDEN = re.compile(r"display\s*:\s*none|mso-hide\s*:\s*all", re.I)
 _SPACE = re.compile(r"[ \t\r\n\f\u00a0]+")
 _WIDTH = 76
 _MARKER = re.compile("\ue000[0-9]+\ue001")
-_MARKER_WIDTH = 40
+_LINK_WIDTH = 56
+_VALUE_WIDTH = 12
 
 
 class _Converter(HTMLParser):
@@ -123,8 +124,13 @@ class _Converter(HTMLParser):
 
 
 def _width(word: str) -> int:
-    # A slot marker stands for a value filled in later, typically a link.
-    return len(_MARKER.sub("", word)) + _MARKER_WIDTH * len(_MARKER.findall(word))
+    # A slot marker stands for a value filled in later: a link's address when it is
+    # in parentheses after the link text, otherwise most likely a name.
+    markers = len(_MARKER.findall(word))
+    if not markers:
+        return len(word)
+    guess = _LINK_WIDTH if word.startswith("(") else _VALUE_WIDTH
+    return len(_MARKER.sub("", word)) + guess * markers
 
 
 def _fill(line: str, indent: str) -> str:
