@@ -159,8 +159,9 @@ def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:
         worker = Worker(engine, outbox=False, schedules=False, heartbeat=False)
         task = asyncio.create_task(worker.run(stop))
         start = time.perf_counter()
-        await asyncio.to_thread(sending.start, runtime.db, uid)
-        while (await asyncio.to_thread(campaigns.get, runtime.db, uid)).status \
+        # Through the engine's own connections, as the worker and `send --wait` do.
+        await asyncio.to_thread(sending.start, engine.db, uid)
+        while (await asyncio.to_thread(campaigns.get, engine.db, uid)).status \
                 is CampaignStatus.RUNNING:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - start
@@ -168,16 +169,20 @@ def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:
         await task
         return elapsed
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     loop = new_loop()
-    elapsed = loop.run_until_complete(send())
+    elapsed = loop.run_until_complete(send())  # the render processes end with the worker
     loop.close()
     done = campaigns.get(runtime.db, uid)
     runtime.close()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, children = resource.getrusage(resource.RUSAGE_SELF), \
+        resource.getrusage(resource.RUSAGE_CHILDREN)
+    main_cpu = own.ru_utime + own.ru_stime - before.ru_utime - before.ru_stime
     return {"size": size, "sent": done.sent, "failed": done.failed,
             "rate": done.sent / elapsed, "elapsed": elapsed,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "child_rss_mb": children}
+            "rss_mb": own.ru_maxrss / 1024, "child_rss_mb": children.ru_maxrss / 1024,
+            "main_us": main_cpu / done.sent * 1e6,
+            "render_us": (children.ru_utime + children.ru_stime) / done.sent * 1e6}
 
 
 def main() -> None:
@@ -209,13 +214,16 @@ def main() -> None:
                       f"(ceiling {top:,.0f})", file=sys.stderr)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{'readers':>8} {'DKIM':>5} {'size':>7} {'Tidings msg/s':>14} "
-          f"{'ceiling msg/s':>14} {'ratio':>6} {'peak RSS':>9} {'renderers':>10}")
+          f"{'ceiling msg/s':>14} {'ratio':>6} {'peak RSS':>9} {'renderer':>9} "
+          f"{'CPU µs/msg':>16}")
     for result, top in rows:
         print(f"{result['count']:>8,} {result['mode']:>5} {result['size']:>7,} "
               f"{result['rate']:>14,.0f} {top:>14,.0f} {result['rate'] / top:>6.2f} "
-              f"{result['rss_mb']:>6.0f} MB {result['child_rss_mb']:>7.0f} MB")
+              f"{result['rss_mb']:>6.0f} MB {result['child_rss_mb']:>6.0f} MB "
+              f"{result['main_us']:>7.0f} + {result['render_us']:>4.0f}")
     print(f"\nload average {load}; {os.cpu_count()} cores; pool {POOL} connections; "
-          "renderers: peak RSS of one render process")
+          "renderer: peak RSS of one render process; CPU: sending process + render "
+          "processes")
 
 
 if __name__ == "__main__":

@@ -6,15 +6,17 @@ import email
 import email.policy
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.delivery.conftest import audience
+from tests.delivery.conftest import audience, wait_until
 from tidings.bootstrap import Runtime
 from tidings.db import campaigns as db_campaigns
 from tidings.db.types import utcnow
-from tidings.services import campaigns
+from tidings.services import campaigns, sending
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +75,33 @@ def test_a_campaign_that_cannot_be_built_is_paused_with_the_reason(runtime: Runt
     status = json.loads(tidings(runtime, "campaigns", "status", str(draft.id), "--json").stdout)
     assert status["status"] == "paused" and "reader" in status["error"]
     assert not list((runtime.settings.data_dir / "outbox").glob("*.eml"))
+
+
+def test_serve_sends_with_its_inline_worker_and_stops_cleanly(runtime: Runtime) -> None:
+    emails = audience(runtime.db, 5)
+    draft = campaigns.create(runtime.db, name="Inline", subject="Hi", body="b", lists=["news"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
+    env.update(TIDINGS_DATABASE_URL=runtime.settings.database_url,
+               TIDINGS_SECRET_KEY=runtime.settings.secret_key,
+               TIDINGS_BASE_URL=runtime.settings.base_url,
+               TIDINGS_DATA_DIR=str(runtime.settings.data_dir),
+               TIDINGS_PORT=str(free_port()), PYTHONPATH=str(ROOT / "src"))
+    server = subprocess.Popen([sys.executable, "-m", "tidings", "serve"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        sending.start(runtime.db, draft.uid)
+        outbox = runtime.settings.data_dir / "outbox"
+        wait_until(lambda: campaigns.get(runtime.db, draft.uid).status.value == "finished",
+                   timeout=60, what="the inline worker to send the campaign")
+        assert len(list(outbox.glob("*.eml"))) == len(emails)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output
+    assert "worker" in output and "stopped" in output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

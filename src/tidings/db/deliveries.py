@@ -34,6 +34,7 @@ from tidings.db.tables import bounces, campaigns, deliveries, subscribers, subsc
 from tidings.db.upsert import upsert
 from tidings.domain.deliveries import DeliveryStatus
 
+_IN_CHUNK = 2000  # ids per IN list (SQLite allows 32,766 variables a statement)
 CLAIMED = str(DeliveryStatus.CLAIMED)
 RETRY = str(DeliveryStatus.RETRY)
 SKIPPED = str(DeliveryStatus.SKIPPED)
@@ -247,15 +248,35 @@ _RECORD = (
 
 def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
            now: datetime) -> None:
-    """Write a batch of outcomes in one round trip (rows must still be claimed)."""
-    if not outcomes:
+    """Write a batch of outcomes (rows must still be claimed).
+
+    Accepted messages, nearly all of them, are one ``UPDATE ... IN`` per reply code
+    (their answer text is not kept); the others one ``executemany``.
+    """
+    accepted: dict[int | None, list[int]] = {}
+    others = []
+    for o in outcomes:
+        if o.status is DeliveryStatus.SENT:
+            accepted.setdefault(o.code, []).append(o.subscriber_id)
+        else:
+            others.append(o)
+    for code, ids in accepted.items():
+        for start in range(0, len(ids), _IN_CHUNK):
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == CLAIMED,
+                       deliveries.c.subscriber_id.in_(ids[start:start + _IN_CHUNK]))
+                .values(status=str(DeliveryStatus.SENT), attempts=deliveries.c.attempts + 1,
+                        smtp_code=code, smtp_response=None, next_attempt_at=None,
+                        sent_at=now, updated_at=now))
+    if not others:
         return
     conn.execute(_RECORD, [
         {"b_campaign": campaign_id, "b_subscriber": o.subscriber_id, "b_status": str(o.status),
          "b_inc": 1 if o.attempted else 0, "b_code": o.code,
          "b_response": o.response[:512] if o.response else None, "b_next": o.next_attempt_at,
-         "b_sent_at": now if o.status is DeliveryStatus.SENT else None, "b_now": now}
-        for o in outcomes])
+         "b_sent_at": None, "b_now": now}
+        for o in others])
 
 
 def record_hard_bounces(conn: Connection, campaign_id: int,

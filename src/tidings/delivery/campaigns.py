@@ -47,7 +47,7 @@ WATCH_INTERVAL = 0.25     # how often the campaign row is read (pause, cancel)
 FLUSH_INTERVAL = 0.25     # how often outcomes are written to the ledger
 RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
 IN_FLIGHT = 2             # batches being sent at once
-SLICE = 200               # readers rendered together
+SLICE = 100               # readers rendered together
 SLICES_AHEAD = 3          # rendered slices a batch may have waiting for the relay
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 

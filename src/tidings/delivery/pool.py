@@ -26,7 +26,7 @@ from collections import deque
 from tidings.delivery import ratelimit
 from tidings.delivery.ratelimit import Limiter, TokenBucket
 from tidings.delivery.relays import Relay
-from tidings.delivery.smtp import LOST, Connection, Reply, SmtpError, content
+from tidings.delivery.smtp import END, LOST, Connection, Reply, SmtpError, stuffed
 from tidings.delivery.transport import Job, Ticket
 
 log = logging.getLogger("tidings.delivery")
@@ -222,16 +222,14 @@ class SmtpTransport:
             refused = next((r for r in replies if not r.ok), None)
             if replies[2].code == 354:
                 # Empty content ends a transaction whose envelope was refused (RFC 2920).
-                payload = content(current.data) if refused is None else b".\r\n"
+                payload = [stuffed(current.data), END] if refused is None else [END]
             else:
-                payload = b"RSET\r\n"
+                payload = [b"RSET\r\n"]
             follow = self._take_ready(state, index)
             if follow is not None:
                 in_flight.append(follow)
-                conn.write(payload, conn.envelope(follow.sender, follow.recipient,
-                                                  follow.data))
-            else:
-                conn.write(payload)
+                payload.append(conn.envelope(follow.sender, follow.recipient, follow.data))
+            conn.write(*payload)
             await conn.drain()
             final = await conn.read_reply()
             outcome = refused or (final if replies[2].code == 354 else replies[2])

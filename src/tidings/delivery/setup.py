@@ -35,7 +35,7 @@ def max_rate(settings: Settings) -> float | None:
     return total
 
 
-WORKER_CACHE_MIB = 8
+WORKER_CACHE_MIB = 2
 
 
 def render_processes() -> int:

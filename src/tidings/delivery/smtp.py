@@ -65,12 +65,15 @@ class TlsUnavailable(ConfigurationError):
     """The relay does not offer STARTTLS, which ``smtp://`` requires."""
 
 
-def content(data: bytes) -> bytes:
-    """The message as DATA content: dot-stuffed, with the final dot.
+END = b".\r\n"
+
+
+def stuffed(data: bytes) -> bytes:
+    """The message as DATA content before the final ``.``: dot-stuffed, CRLF-ended.
 
     Messages must have CRLF line ends, as ``tidings.mail`` writes them (checking
     every line of every message would cost a pass over it); one written with bare
-    LFs only is converted.
+    LFs only is converted. The common case returns ``data`` itself, uncopied.
     """
     if b"\r\n" not in data:
         data = data.replace(b"\n", b"\r\n")
@@ -80,7 +83,12 @@ def content(data: bytes) -> bytes:
         data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return data + b".\r\n"
+    return data
+
+
+def content(data: bytes) -> bytes:
+    """The whole DATA content, final dot included."""
+    return stuffed(data) + END
 
 
 def _address(address: str) -> str:
@@ -218,7 +226,7 @@ class Connection:
                     break
         refused = next((r for r in replies if not r.ok), None)
         if replies[-1].code == 354:
-            self.writer.write(content(data) if refused is None else b".\r\n")
+            self.writer.writelines([stuffed(data), END] if refused is None else [END])
             final = await self.read_reply()
             return refused or final
         self.writer.write(b"RSET\r\n")
