@@ -33,8 +33,10 @@ def serve(
     runtime = bootstrap.prepare(settings)
     web = create_app(runtime)
     bind_host, bind_port = host or settings.host, port or settings.port
-    console.print(f"Tidings is listening on http://{bind_host}:{bind_port} "
-                  f"(public address {settings.base_url}).")
+    listening = f"http://{bind_host}:{bind_port}"
+    public = "" if settings.base_url.rstrip("/") == listening \
+        else f" (public address {settings.base_url})"
+    console.print(f"Tidings is listening on {listening}{public}.", soft_wrap=True)
     if setup.pending(runtime.db):
         console.print("No administrator yet. Open this one-time link to set Tidings up "
                       f"(valid 24 hours):\n  {links.setup_url(settings.base_url, runtime.tokens)}",
