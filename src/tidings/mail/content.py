@@ -29,15 +29,16 @@ from tidings.domain.campaigns import BodyFormat
 
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 
-_TAGS = {
+SAFE_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "caption", "center", "cite", "code", "col",
     "colgroup", "dd", "del", "div", "dl", "dt", "em", "figcaption", "figure", "font", "h1",
     "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p",
     "pre", "q", "s", "small", "span", "strike", "strong", "sub", "sup", "table", "tbody", "td",
     "tfoot", "th", "thead", "tr", "u", "ul",
-}
+})
+"""The elements a campaign body keeps after sanitising."""
 _CELL = {"align", "valign", "width", "height", "bgcolor", "colspan", "rowspan"}
-_ATTRIBUTES = {
+SAFE_ATTRIBUTES: dict[str, set[str]] = {
     "*": {"style", "class", "title", "align", "dir", "lang"},
     "a": {"href", "name", "target"},
     "img": {"src", "alt", "width", "height", "border"},
@@ -52,6 +53,7 @@ _ATTRIBUTES = {
     "ul": {"type"},
     "div": {"role"},
 }
+"""The attributes, per element, a campaign body keeps after sanitising."""
 
 
 @cache
@@ -61,7 +63,8 @@ def _markdown() -> MarkdownIt:
 
 @cache
 def _cleaner() -> nh3.Cleaner:
-    return nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, clean_content_tags={"script", "style"},
+    return nh3.Cleaner(tags=set(SAFE_TAGS), attributes=SAFE_ATTRIBUTES,
+                       clean_content_tags={"script", "style"},
                        url_schemes={"http", "https", "mailto", "tel"}, link_rel=None,
                        strip_comments=True)
 

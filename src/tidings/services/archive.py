@@ -28,6 +28,7 @@ from tidings.db.types import utcnow
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from tidings.domain.ids import looks_like_uid
+from tidings.mail.content import SAFE_ATTRIBUTES, SAFE_TAGS
 from tidings.mail.tokens import TokenSigner
 from tidings.services import campaigns
 from tidings.services.campaigns import PLACEHOLDER, Site
@@ -35,23 +36,8 @@ from tidings.services.campaigns import PLACEHOLDER, Site
 PER_PAGE = 20
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?\Z")
 
-# What an issue may contain on the archive page: the markup of email layouts.
-_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "center", "cite", "code", "col",
-    "colgroup", "dd", "del", "div", "dl", "dt", "em", "figcaption", "figure", "font", "h1",
-    "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p",
-    "pre", "q", "s", "small", "span", "strike", "strong", "sub", "sup", "table", "tbody", "td",
-    "tfoot", "th", "thead", "tr", "u", "ul",
-}
-_CELL = {"align", "valign", "width", "height", "bgcolor", "colspan", "rowspan"}
-_ATTRIBUTES = {
-    "*": {"style", "class", "title", "align", "dir", "lang"},
-    "a": {"href", "name"},
-    "img": {"src", "alt", "width", "height", "border"},
-    "table": {"width", "height", "border", "cellpadding", "cellspacing", "bgcolor", "role"},
-    "td": _CELL, "th": _CELL, "tr": {"valign", "bgcolor"}, "font": {"color", "face", "size"},
-    "col": {"width", "span"}, "colgroup": {"width", "span"}, "ol": {"start", "type"},
-}
+# On the archive page an issue keeps the markup of its email, but its links open in place.
+_ATTRIBUTES = {**SAFE_ATTRIBUTES, "a": {"href", "name"}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +53,7 @@ class Issue:
 
 @cache
 def _cleaner() -> nh3.Cleaner:
-    return nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES,
+    return nh3.Cleaner(tags=set(SAFE_TAGS), attributes=_ATTRIBUTES,
                        clean_content_tags={"script", "style", "title"},
                        url_schemes={"http", "https", "mailto"}, strip_comments=True)
 

@@ -134,11 +134,7 @@ async def _subscribe(request: Request) -> Response:
     _refuse_foreign_origin(request)
     guard = common.guard(request)
     values = common.settings_values(request)
-    ip, agent = common.client(request)
-    wait = guard.ip_wait(ip, int(values["signup.ip_limit"]))
-    if wait:
-        raise RateLimited("Too many signups from your network; please try again later.",
-                          retry_after=wait)
+    ip, agent = common.signup_client(request)
     body = await _json_body(request)
     if body.get("consent") is not True:
         raise ValidationError("The reader's consent is required (\"consent\": true).",
@@ -164,8 +160,7 @@ async def _subscribe(request: Request) -> Response:
     request_ = signups.Signup(
         email=texts["email"] or "", name=texts["name"], lists=[str(x) for x in lists],
         source=source, consent_hash=texts["consent_hash"] or None, ip=ip, user_agent=agent)
-    quiet = verdict is Verdict.QUIET or common.over_address_limit(
-        request, request_.email, int(values["signup.address_limit"]))
+    quiet = common.answer_quietly(request, verdict, request_.email)
     answer = await signups.signup_async(common.runtime(request).db, request_, quiet=quiet)
     return JSONResponse({
         "status": "pending" if answer.pending else "subscribed",

@@ -13,9 +13,9 @@ from starlette.datastructures import FormData
 
 from tidings.bootstrap import Runtime
 from tidings.domain import emails
-from tidings.domain.errors import InvalidEmail, PayloadTooLarge, ValidationError
+from tidings.domain.errors import InvalidEmail, PayloadTooLarge, RateLimited, ValidationError
 from tidings.services import runtime_settings
-from tidings.services.signup_guard import SignupGuard
+from tidings.services.signup_guard import SignupGuard, Verdict
 from tidings.web import pages
 from tidings.web.deps import client_ip
 
@@ -85,12 +85,28 @@ async def read_form(request: Request, *, limit: int = MAX_FORM_BYTES) -> Form:
     return Form(fields)
 
 
-def over_address_limit(request: Request, email: str, limit: int) -> bool:
-    """Count a signup request for ``email``; True when the address is over its limit."""
+def signup_client(request: Request) -> tuple[str, str | None]:
+    """The IP address and user agent of a signup, once its network is within its limit.
+
+    Raises :class:`RateLimited` when the network has sent too many signups lately."""
+    ip, agent = client(request)
+    wait = guard(request).ip_wait(ip, int(settings_values(request)["signup.ip_limit"]))
+    if wait:
+        raise RateLimited("Too many signups from your network; please try again later.",
+                          retry_after=wait)
+    return ip, agent
+
+
+def answer_quietly(request: Request, verdict: Verdict, email: str) -> bool:
+    """Count a signup request for ``email``; True when it is to be answered as usual but
+    not acted upon: judged automated, or the address is over its daily limit."""
+    if verdict is Verdict.QUIET:
+        return True
     try:
         address = emails.normalize(email)
     except InvalidEmail:
         return False  # the signup itself reports the bad address
+    limit = int(settings_values(request)["signup.address_limit"])
     return guard(request).address_over(address, limit)
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tidings.domain.errors import NotFound, RateLimited, ValidationError
+from tidings.domain.errors import NotFound, ValidationError
 from tidings.domain.lists import MailingList
 from tidings.services import signups
 from tidings.services.signup_guard import Verdict
@@ -48,11 +48,7 @@ def subscribe_to_list(request: Request, ref: str) -> Response:
 async def subscribe(request: Request) -> Response:
     guard = common.guard(request)
     values = common.settings_values(request)
-    ip, agent = common.client(request)
-    wait = guard.ip_wait(ip, int(values["signup.ip_limit"]))
-    if wait:
-        raise RateLimited("Too many signups from your network; please try again later.",
-                          retry_after=wait)
+    ip, agent = common.signup_client(request)
     form = await common.read_form(request)
     source = "embed" if form.get("source") == "embed" else "form"
     return_to = common.safe_return(request, form.get("return_to"))
@@ -76,8 +72,7 @@ async def subscribe(request: Request) -> Response:
         email=form.get("email"), name=form.get("name"), lists=form.getlist("lists"),
         source=source, consent_hash=form.get("consent_hash") or None, ip=ip,
         user_agent=agent)
-    quiet = verdict is Verdict.QUIET or common.over_address_limit(
-        request, request_.email, int(values["signup.address_limit"]))
+    quiet = common.answer_quietly(request, verdict, request_.email)
     try:
         answer = await signups.signup_async(common.runtime(request).db, request_,
                                             quiet=quiet)
