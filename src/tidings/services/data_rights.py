@@ -80,7 +80,7 @@ def erase(db: Database, subscriber_id: int) -> bool:
         if subscriber is None:
             return False
         suppressions.suppress(conn, subscriber.email, "erased")
-        personal_data.erase(conn, subscriber_id, subscriber.email)
+        personal_data.erase(conn, {subscriber_id: subscriber.email})
         # The audit trail keeps that an erasure happened, never whose.
         events.record(conn, "subscriber.erased", now, actor="reader")
     return True
