@@ -15,10 +15,10 @@ from tidings.db.database import Database
 from tidings.db.tables import consents as consent_rows
 from tidings.db.tables import events, outbox, subscribers, subscriptions
 from tidings.db.tables import lists as list_rows
-from tidings.db.types import utcnow
 from tidings.domain.errors import ValidationError
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import lists, runtime_settings, scheduling, signups, unconfirmed
 from tidings.services import subscribers as subscriber_service
 

@@ -17,8 +17,8 @@ from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import NotFound
+from tidings.domain.timezones import utcnow
 from tidings.services import suppressions
 
 FORMAT = "tidings.personal-data/1"

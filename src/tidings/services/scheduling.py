@@ -24,11 +24,10 @@ from typing import Any
 from tidings.db import campaigns as db_campaigns
 from tidings.db import events
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as domain
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition, ValidationError
-from tidings.domain.timezones import to_utc
+from tidings.domain.timezones import to_utc, utcnow
 from tidings.services import feeds, runtime_settings, sending, unconfirmed
 from tidings.services.campaigns import find
 from tidings.services.fetcher import Fetcher

@@ -25,8 +25,8 @@ from tidings.db import events, leases, personal_data
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import ValidationError
+from tidings.domain.timezones import utcnow
 from tidings.services import runtime_settings
 
 log = logging.getLogger("tidings.unconfirmed")
