@@ -38,10 +38,10 @@ from tidings import bootstrap, config  # noqa: E402
 from tidings.db import migrate  # noqa: E402
 from tidings.db.deliveries import Reader  # noqa: E402
 from tidings.db.tables import lists, subscribers, subscriptions  # noqa: E402
-from tidings.db.types import utcnow  # noqa: E402
 from tidings.delivery import setup  # noqa: E402
 from tidings.delivery.worker import Worker, new_loop  # noqa: E402
 from tidings.domain.campaigns import BodyFormat, CampaignStatus  # noqa: E402
+from tidings.domain.timezones import utcnow  # noqa: E402
 from tidings.mail import dkim  # noqa: E402
 from tidings.services import campaigns, runtime_settings, sending  # noqa: E402
 

@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, update
+
+from tidings.db.tables import subscriptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +96,30 @@ def test_users_create_hashes_with_argon2(database_url: str) -> None:
     assert user["role"] == "admin"
     assert run(database_url, "users", "create", "x@example.com", "--password",
                "short").returncode == 1
+
+
+def test_purge_unconfirmed_counts_then_removes(database_url: str) -> None:
+    assert run(database_url, "db", "upgrade").returncode == 0
+    assert run(database_url, "lists", "create", "daily", "--name", "Daily").returncode == 0
+    for email in ("old@example.com", "new@example.com"):
+        assert run(database_url, "subscribers", "add", email, "--list", "daily",
+                   "--unconfirmed").returncode == 0
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(update(subscriptions).where(subscriptions.c.subscriber_id == 1)
+                     .values(updated_at=datetime.now(UTC) - timedelta(days=10)))
+    engine.dispose()
+
+    dry = run(database_url, "subscribers", "purge-unconfirmed", "--older-than", "7",
+              "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Would remove 1 subscriptions unconfirmed for 7 days" in dry.stdout
+    assert "and 0 subscribers" in dry.stdout  # added by hand, not a signup: kept
+    assert run(database_url, "subscribers", "count", "--list", "daily").stdout.strip() == "2"
+    assert "Removed 0 subscriptions" in run(database_url, "subscribers",
+                                            "purge-unconfirmed").stdout  # 30 days
+    done = run(database_url, "subscribers", "purge-unconfirmed", "--older-than", "7")
+    assert "Removed 1 subscriptions" in done.stdout, done.stderr
+    assert run(database_url, "subscribers", "count", "--list", "daily").stdout.strip() == "1"
+    assert run(database_url, "subscribers", "purge-unconfirmed", "--older-than",
+               "0").returncode == 2

@@ -25,11 +25,11 @@ from tidings.db import deliveries as ledger
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.tables import bounces, deliveries, leases
-from tidings.db.types import utcnow
 from tidings.delivery.rendering import RenderPool
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import campaigns, sending
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.delivery.conftest import audience, wait_until
 from tidings.bootstrap import Runtime
 from tidings.db import campaigns as db_campaigns
-from tidings.db.types import utcnow
+from tidings.domain.timezones import utcnow
 from tidings.services import campaigns, sending
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,13 +10,13 @@ from tests.inbound import messages
 from tidings.bootstrap import Runtime
 from tidings.db import bounces as db_bounces
 from tidings.db import campaigns as db_campaigns
-from tidings.db.types import utcnow
 from tidings.domain.bounces import BounceKind
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.errors import Suppressed
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.inbound import intake, server
 from tidings.mail import links
 from tidings.services import bounces, campaigns, lists, sending, subscribers, suppressions

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from tidings.bootstrap import Runtime
 from tidings.db.tables import events, outbox
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as domain
 from tidings.domain.campaigns import BodyFormat, CampaignStatus
 from tidings.domain.errors import InvalidTransition, NotFound, ValidationError
 from tidings.domain.lists import OptIn
+from tidings.domain.timezones import utcnow
 from tidings.services import campaigns, lists, scheduling, segments, sending, subscribers
 from tidings.services import templates as template_service
 

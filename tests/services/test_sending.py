@@ -6,11 +6,11 @@ import pytest
 
 from tidings.bootstrap import Runtime
 from tidings.db import campaigns as db_campaigns
-from tidings.db.types import utcnow
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.errors import InvalidTransition
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import campaigns, lists, scheduling, sending, subscribers
 
 

@@ -14,6 +14,7 @@ from tidings.cli import (
     campaign_drafts,
     campaigns,
     db,
+    dkim,
     feeds,
     inbound,
     lists,
@@ -44,6 +45,7 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(segments.app, name="segments")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(inbound.app, name="inbound")
+app.add_typer(dkim.app, name="dkim")
 serve.register(app)
 worker.register(app)
 

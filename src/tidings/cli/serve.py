@@ -13,7 +13,6 @@ from tidings.cli.output import console
 from tidings.delivery import setup as delivery_setup
 from tidings.delivery.inline import InlineWorker
 from tidings.delivery.worker import Worker
-from tidings.mail import links
 from tidings.services import setup
 from tidings.web.app import create_app
 
@@ -37,10 +36,10 @@ def serve(
     public = "" if settings.base_url.rstrip("/") == listening \
         else f" (public address {settings.base_url})"
     console.print(f"Tidings is listening on {listening}{public}.", soft_wrap=True)
-    if setup.pending(runtime.db):
+    setup_url = setup.link(runtime.db, settings.base_url, runtime.tokens)
+    if setup_url is not None:
         console.print("No administrator yet. Open this one-time link to set Tidings up "
-                      f"(valid 24 hours):\n  {links.setup_url(settings.base_url, runtime.tokens)}",
-                      soft_wrap=True)
+                      f"(valid 24 hours):\n  {setup_url}", soft_wrap=True)
     inline = InlineWorker(lambda: Worker(delivery_setup.engine_for(runtime))) \
         if settings.inline_worker else None
     if inline is not None:

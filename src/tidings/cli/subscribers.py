@@ -21,12 +21,12 @@ from tidings.cli import context
 from tidings.cli.output import console, errors, print_json
 from tidings.domain.errors import TidingsError, ValidationError
 from tidings.domain.subscriptions import SubscriptionStatus
-from tidings.services import exports, imports, subscribers
+from tidings.services import exports, imports, subscribers, unconfirmed
 
 if TYPE_CHECKING:
     from tidings.db.database import Database
 
-app = typer.Typer(help="Add, show, delete, count, import and export subscribers.",
+app = typer.Typer(help="Add, show, delete, count, import, export and purge subscribers.",
                   no_args_is_help=True)
 
 
@@ -107,6 +107,27 @@ def count(
     """Count subscribers."""
     parsed = subscribers.subscription_status(status) if status else None
     console.print(str(subscribers.count(context.runtime().db, list_ref=list_ref, status=parsed)))
+
+
+@app.command("purge-unconfirmed")
+def purge_unconfirmed(
+    older_than: Annotated[int | None, typer.Option(
+        "--older-than", min=1, metavar="DAYS",
+        help="Age in days (default: the signup.purge_unconfirmed_days setting).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Count what would go, change nothing.")] = False,
+) -> None:
+    """Remove subscriptions nobody confirmed, and the readers left with nothing."""
+    done = unconfirmed.purge(context.runtime().db, older_than_days=older_than,
+                             dry_run=dry_run, actor="cli")
+    if not done.days:
+        console.print("Purging unconfirmed signups is off "
+                      f"({unconfirmed.SETTING} = 0); nothing removed.")
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    console.print(f"{verb} [bold]{done.subscriptions}[/bold] subscriptions unconfirmed for "
+                  f"{done.days} days or more and [bold]{done.subscribers}[/bold] subscribers "
+                  "who never confirmed.")
 
 
 @app.command("import")

@@ -11,7 +11,6 @@ from tidings.cli import context
 from tidings.cli.output import console, print_json
 from tidings.domain.errors import Conflict
 from tidings.domain.roles import Role
-from tidings.mail import links
 from tidings.services import setup, team, users
 
 app = typer.Typer(help="Manage admin accounts.", no_args_is_help=True)
@@ -84,6 +83,7 @@ def enable(email: Annotated[str, typer.Argument(help="Login address.")]) -> None
 def setup_link() -> None:
     """Print the one-time link of the first-run setup page (fresh installs only)."""
     runtime = context.runtime()
-    if not setup.pending(runtime.db):
+    url = setup.link(runtime.db, runtime.settings.base_url, runtime.tokens)
+    if url is None:
         raise Conflict("Setup is complete; sign in at /admin instead.")
-    console.print(links.setup_url(runtime.settings.base_url, runtime.tokens), soft_wrap=True)
+    console.print(url, soft_wrap=True)

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Connection, Select, exists, func, select
 
 from tidings.db import segments as db_segments
 from tidings.db.tables import subscribers, subscriptions
-from tidings.db.types import utcnow
 from tidings.domain.campaigns import Campaign
+from tidings.domain.timezones import utcnow
 
 
 def member_ids(list_ids: Sequence[int], max_id: int | None,

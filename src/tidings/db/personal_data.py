@@ -7,6 +7,7 @@ cascade does not reach (transactional messages queued to the bare address, audit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select
@@ -44,25 +45,28 @@ def bounces_of(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def _messages_filter(subscriber_id: int, email: str) -> Any:
-    return or_(outbox.c.subscriber_id == subscriber_id,
-               func.lower(outbox.c.to_email) == email.lower())
+def _messages_filter(people: Mapping[int, str]) -> Any:
+    return or_(outbox.c.subscriber_id.in_(list(people)),
+               func.lower(outbox.c.to_email).in_([e.lower() for e in people.values()]))
 
 
 def messages_to(conn: Connection, subscriber_id: int, email: str) -> list[dict[str, Any]]:
     """Transactional messages (confirmations, welcomes) queued for the subscriber."""
     rows = conn.execute(
         select(outbox.c.kind, outbox.c.status, outbox.c.created_at, outbox.c.sent_at)
-        .where(_messages_filter(subscriber_id, email))
+        .where(_messages_filter({subscriber_id: email}))
         .order_by(outbox.c.created_at, outbox.c.id))
     return [dict(r._mapping) for r in rows]
 
 
-def erase(conn: Connection, subscriber_id: int, email: str) -> None:
-    """Delete the subscriber and every row about them."""
-    conn.execute(delete(outbox).where(_messages_filter(subscriber_id, email)))
+def erase(conn: Connection, people: Mapping[int, str]) -> None:
+    """Delete the subscribers ``{id: address}`` and every row about them."""
+    if not people:
+        return
+    ids = list(people)
+    conn.execute(delete(outbox).where(_messages_filter(people)))
     conn.execute(delete(events).where(events.c.subject_type == "subscriber",
-                                      events.c.subject_id == subscriber_id))
+                                      events.c.subject_id.in_(ids)))
     for table in (subscriptions, consents, deliveries, bounces):
-        conn.execute(delete(table).where(table.c.subscriber_id == subscriber_id))
-    conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+        conn.execute(delete(table).where(table.c.subscriber_id.in_(ids)))
+    conn.execute(delete(subscribers).where(subscribers.c.id.in_(ids)))

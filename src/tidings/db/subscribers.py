@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tidings.db.tables import subscribers, subscriptions
+from tidings.db.tables import consents, subscribers, subscriptions
 from tidings.domain.subscribers import Subscriber, SubscriberStatus
+from tidings.domain.subscriptions import SubscriptionStatus
 
 
 def entity(row: Row[Any]) -> Subscriber:
@@ -126,3 +127,24 @@ def get_for_update(conn: Connection, *, email: str | None = None,
         query = query.with_for_update()
     row = conn.execute(query).one_or_none()
     return entity(row) if row else None
+
+
+def abandoned_signups(conn: Connection, subscriber_ids: Sequence[int],
+                      before: datetime) -> dict[int, str]:
+    """Of ``subscriber_ids``, the signups nobody ever confirmed: ``{id: address}``.
+
+    That is enabled (not blocklisted) subscribers with no subscription but ones left
+    unconfirmed since before ``before``, and no consent record but signups.
+    """
+    kept = exists().where(
+        subscriptions.c.subscriber_id == subscribers.c.id,
+        or_(subscriptions.c.status != str(SubscriptionStatus.UNCONFIRMED),
+            subscriptions.c.updated_at >= before))
+    acted = exists().where(consents.c.subscriber_id == subscribers.c.id,
+                           consents.c.action != "signup")
+    rows = conn.execute(
+        select(subscribers.c.id, subscribers.c.email)
+        .where(subscribers.c.id.in_(list(subscriber_ids)),
+               subscribers.c.status != str(SubscriberStatus.BLOCKLISTED),
+               ~kept, ~acted))
+    return {int(sid): email for sid, email in rows}

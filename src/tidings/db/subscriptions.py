@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 
 from tidings.db.tables import subscriptions
 from tidings.domain.subscriptions import Subscription, SubscriptionStatus
@@ -104,3 +104,39 @@ def end(conn: Connection, subscriber_id: int, list_ids: Sequence[int] | None,
     return sorted(conn.execute(
         query.values(status=str(SubscriptionStatus.UNSUBSCRIBED), unsubscribed_at=now,
                      updated_at=now).returning(subscriptions.c.list_id)).scalars())
+
+
+def _stale(before: datetime) -> ColumnElement[bool]:
+    return (subscriptions.c.status == str(SubscriptionStatus.UNCONFIRMED)) \
+        & (subscriptions.c.updated_at < before)
+
+
+def unconfirmed_since(conn: Connection, before: datetime, *, after: int,
+                      limit: int) -> list[int]:
+    """Subscribers with a subscription left unconfirmed since before ``before``.
+
+    Their ids above ``after``, ascending, at most ``limit`` (keyset pagination).
+    """
+    return list(conn.execute(
+        select(subscriptions.c.subscriber_id)
+        .where(_stale(before), subscriptions.c.subscriber_id > after)
+        .group_by(subscriptions.c.subscriber_id)
+        .order_by(subscriptions.c.subscriber_id).limit(limit)).scalars())
+
+
+def count_unconfirmed_since(conn: Connection, subscriber_ids: Sequence[int],
+                            before: datetime) -> int:
+    """How many of these subscribers' subscriptions are unconfirmed since before ``before``."""
+    return int(conn.execute(
+        select(func.count()).select_from(subscriptions)
+        .where(_stale(before), subscriptions.c.subscriber_id.in_(list(subscriber_ids))))
+        .scalar_one())
+
+
+def delete_unconfirmed_since(conn: Connection, subscriber_ids: Sequence[int],
+                             before: datetime) -> int:
+    """Delete these subscribers' subscriptions unconfirmed since before ``before``."""
+    return int(conn.execute(
+        delete(subscriptions)
+        .where(_stale(before), subscriptions.c.subscriber_id.in_(list(subscriber_ids))))
+        .rowcount)

@@ -43,7 +43,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -31,7 +31,6 @@ from tidings.db import campaigns as db_campaigns
 from tidings.db import deliveries as ledger
 from tidings.db import leases
 from tidings.db.deliveries import Outcome, Reader
-from tidings.db.types import utcnow
 from tidings.delivery.engine import Engine, holder_is_dead
 from tidings.delivery.rendering import BatchRenderer
 from tidings.delivery.smtp import Reply
@@ -39,6 +38,7 @@ from tidings.delivery.transport import UNSENT, Job, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.domain.errors import TidingsError
+from tidings.domain.timezones import utcnow
 from tidings.services import sending
 
 log = logging.getLogger("tidings.delivery")

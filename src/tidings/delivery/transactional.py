@@ -15,9 +15,9 @@ import logging
 from datetime import timedelta
 
 from tidings.db.outbox import QueuedMessage
-from tidings.db.types import utcnow
 from tidings.delivery.engine import Engine
 from tidings.delivery.transport import UNSENT, Ticket
+from tidings.domain.timezones import utcnow
 from tidings.services import outbox
 from tidings.services.outbox import Settled
 

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from tidings.db import campaigns as db_campaigns
 from tidings.db import leases
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.delivery import transactional
 from tidings.delivery.campaigns import CampaignRun
 from tidings.delivery.engine import Engine, holder_is_dead
+from tidings.domain.timezones import utcnow
 from tidings.services import scheduling
 
 log = logging.getLogger("tidings.delivery")

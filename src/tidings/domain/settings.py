@@ -134,6 +134,10 @@ REGISTRY: tuple[RuntimeSetting, ...] = (
                    "after rendering are treated as bots.", _positive),
     RuntimeSetting("signup.altcha", bool, False, "Require an ALTCHA proof-of-work on public "
                    "signup forms."),
+    RuntimeSetting("signup.purge_unconfirmed_days", int, 30, "Subscriptions still "
+                   "unconfirmed this many days after the signup are removed, and a reader "
+                   "left with none who never confirmed anything is deleted with their "
+                   "data; 0 keeps them forever.", _positive),
     RuntimeSetting("campaigns.late_grace_minutes", int, 60, "A scheduled campaign whose "
                    "time passed longer ago than this (the server was down) is held for a "
                    "decision instead of starting late.", _minutes),

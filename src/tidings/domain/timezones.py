@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tidings.domain.errors import ValidationError
 
 
+def utcnow() -> datetime:
+    """The current instant, timezone-aware in UTC: the one clock of Tidings."""
+    return datetime.now(UTC)
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name`` (``Europe/Oslo``), or :class:`ValidationError`."""
     if not isinstance(name, str) or not name or len(name) > 64 or ".." in name \

@@ -18,7 +18,6 @@ from sqlalchemy import Connection
 from tidings.db import events
 from tidings.db import users as db_users
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import (
     NotFound,
     PermissionDenied,
@@ -27,6 +26,7 @@ from tidings.domain.errors import (
     ValidationError,
 )
 from tidings.domain.roles import Role
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 from tidings.mail import links
 from tidings.mail.tokens import Purpose, TokenSigner

@@ -7,13 +7,13 @@ from datetime import timedelta
 from tidings.db import api_keys as db_api_keys
 from tidings.db import events
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import api_keys as domain
 from tidings.domain.api_keys import ApiKey
 from tidings.domain.errors import NotFound, Unauthenticated
 from tidings.domain.ids import new_uid
 from tidings.domain.lists import check_name
 from tidings.domain.roles import Role
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 
 # last_used_at is a hint for people, not an audit: refresh it at most this often.

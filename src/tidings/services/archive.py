@@ -24,10 +24,10 @@ from tidings.db import archive as db_archive
 from tidings.db import campaigns as db_campaigns
 from tidings.db import events
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from tidings.domain.ids import looks_like_uid
+from tidings.domain.timezones import utcnow
 from tidings.mail.content import SAFE_ATTRIBUTES, SAFE_TAGS
 from tidings.mail.tokens import TokenSigner
 from tidings.services import campaigns

@@ -24,12 +24,12 @@ from tidings.db import consents, events
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as campaign_states
 from tidings.domain.bounces import BounceKind
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import runtime_settings, suppressions
 
 MIN_COMPLAINTS_TO_PAUSE = 3

@@ -25,7 +25,6 @@ from tidings.db import segments as db_segments
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db import templates as db_templates
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as domain
 from tidings.domain import emails
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
@@ -34,6 +33,7 @@ from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausibl
 from tidings.domain.lists import check_name
 from tidings.domain.subscribers import check_name as check_display_name
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.mail import content
 from tidings.mail import templates as sandbox
 from tidings.mail.campaign import CompiledCampaign, Preview, compile_campaign

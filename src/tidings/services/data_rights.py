@@ -17,8 +17,8 @@ from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import NotFound
+from tidings.domain.timezones import utcnow
 from tidings.services import suppressions
 
 FORMAT = "tidings.personal-data/1"
@@ -80,7 +80,7 @@ def erase(db: Database, subscriber_id: int) -> bool:
         if subscriber is None:
             return False
         suppressions.suppress(conn, subscriber.email, "erased")
-        personal_data.erase(conn, subscriber_id, subscriber.email)
+        personal_data.erase(conn, {subscriber_id: subscriber.email})
         # The audit trail keeps that an erasure happened, never whose.
         events.record(conn, "subscriber.erased", now, actor="reader")
     return True

@@ -37,6 +37,7 @@ def _public(key: dkim.DkimKey) -> PublicKey:
 
 
 def all_keys(db: Database) -> list[PublicKey]:
+    """The public side of every signing key, in the order they were added."""
     return [_public(k) for k in dkim.keys_from_setting(runtime_settings.get(db, SETTING))]
 
 
@@ -59,6 +60,8 @@ def generate(db: Database, *, domain: str, selector: str, algorithm: str,
 
 
 def remove(db: Database, *, domain: str, selector: str, actor: str) -> None:
+    """Stop signing with the key of ``selector`` for ``domain``; :class:`NotFound` if none."""
+    domain, selector = domain.strip().lower().rstrip("."), selector.strip()
     current = list(runtime_settings.get(db, SETTING) or [])
     kept = [k for k in current if not (k.get("domain") == domain
                                        and k.get("selector") == selector)]

@@ -37,14 +37,13 @@ from tidings.db import campaigns as db_campaigns
 from tidings.db import events
 from tidings.db import feeds as db_feeds
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import feeds as domain
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import FeedUnavailable, NotFound, TidingsError, ValidationError
 from tidings.domain.feeds import MAX_ITEMS, Feed, Frequency, Item
 from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.lists import check_name
-from tidings.domain.timezones import zone
+from tidings.domain.timezones import utcnow, zone
 from tidings.services import campaigns as campaign_service
 from tidings.services import sending
 from tidings.services.fetcher import Fetcher, check_url

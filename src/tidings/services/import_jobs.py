@@ -22,9 +22,9 @@ from typing import Any, BinaryIO
 
 from tidings.db import imports as db_imports
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import Conflict, NotFound, TidingsError
 from tidings.domain.ids import new_uid
+from tidings.domain.timezones import utcnow
 from tidings.services import imports
 from tidings.services.imports import ImportOptions, Progress
 

@@ -38,9 +38,9 @@ from tidings.db import bulk
 from tidings.db import lists as db_lists
 from tidings.db import suppressions as db_suppressions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import ValidationError
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import suppressions
 from tidings.services.csv_rows import CsvRows, Problem, printable
 from tidings.services.lists import find as find_list

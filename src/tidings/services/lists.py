@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from tidings.db import events
 from tidings.db import lists as db_lists
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import lists as domain
 from tidings.domain.errors import Conflict, NotFound, ValidationError
 from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid, plausible_ref
 from tidings.domain.lists import MailingList, OptIn, Visibility
+from tidings.domain.timezones import utcnow
 
 MAX_DESCRIPTION = 2000
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from tidings.db import consents, events
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import subscriptions as machine
 from tidings.domain.errors import ValidationError
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import Subscription, SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import outbox
 from tidings.services.lists import find as find_list
 from tidings.services.subscribers import find as find_subscriber

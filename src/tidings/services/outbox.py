@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from tidings.db import outbox as db_outbox
 from tidings.db.database import Database
 from tidings.db.outbox import QueuedMessage
-from tidings.db.types import utcnow
+from tidings.domain.timezones import utcnow
 
 KINDS = frozenset({"confirmation", "welcome", "test", "password_reset"})
 

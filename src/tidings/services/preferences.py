@@ -18,12 +18,12 @@ from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import subscriptions as machine
 from tidings.domain.errors import NotFound, ValidationError
 from tidings.domain.lists import MailingList, Visibility
 from tidings.domain.subscribers import Subscriber, check_name
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import signup_writes
 from tidings.services.signups import UNKNOWN_LIST
 

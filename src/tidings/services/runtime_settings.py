@@ -9,8 +9,8 @@ from typing import Any
 from tidings.db import events
 from tidings.db import settings as db_settings
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import settings as registry
+from tidings.domain.timezones import utcnow
 
 # Pages and messages read settings constantly; a short cache spares the database.
 # Another process (a separate worker) sees a change within CACHE_SECONDS.

@@ -11,7 +11,8 @@ database, so a restart changes nothing. A campaign whose time passed more than
 stays ``scheduled``, flagged with ``extra["held_at"]``, until someone decides: send
 now (:func:`send_now`), reschedule (:func:`schedule`) or cancel
 (:func:`tidings.services.sending.cancel`). The tick also runs the RSS feeds that are
-due (:mod:`tidings.services.feeds`).
+due (:mod:`tidings.services.feeds`) and, once an hour, forgets signups nobody
+confirmed (:mod:`tidings.services.unconfirmed`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from typing import Any
 from tidings.db import campaigns as db_campaigns
 from tidings.db import events
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as domain
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition, ValidationError
-from tidings.domain.timezones import to_utc
-from tidings.services import feeds, runtime_settings, sending
+from tidings.domain.timezones import to_utc, utcnow
+from tidings.services import feeds, runtime_settings, sending, unconfirmed
 from tidings.services.campaigns import find
 from tidings.services.fetcher import Fetcher
 
@@ -109,7 +109,8 @@ def grace(db: Database) -> timedelta:
 
 def run_due(db: Database, now: datetime | None = None, *,
             fetcher: Fetcher | None = None) -> list[Campaign]:
-    """The scheduler tick: start due campaigns, hold long-missed ones, run due feeds.
+    """The scheduler tick: start due campaigns, hold long-missed ones, run due feeds,
+    purge unconfirmed signups when that is due.
 
     Returns the campaigns started (scheduled ones and automatically sent digests).
     """
@@ -127,6 +128,7 @@ def run_due(db: Database, now: datetime | None = None, *,
         if campaign is not None:
             started.append(campaign)
     started.extend(feeds.run_due(db, now, late=late, fetcher=fetcher))
+    unconfirmed.run_periodically(db, now)
     return started
 
 

@@ -16,12 +16,12 @@ from tidings.db import events
 from tidings.db import segments as db_segments
 from tidings.db.database import Database
 from tidings.db.tables import campaigns, lists
-from tidings.db.types import utcnow
 from tidings.domain import segments as domain
 from tidings.domain.campaigns import ACTIVE
 from tidings.domain.errors import Conflict, NotFound, ValidationError
 from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.segments import Segment
+from tidings.domain.timezones import utcnow
 
 
 def check(conn: Connection, node: Any) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from typing import Any
 from tidings.db import audience, events
 from tidings.db import campaigns as db_campaigns
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import campaigns as domain
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition
+from tidings.domain.timezones import utcnow
 from tidings.services.campaigns import find
 
 

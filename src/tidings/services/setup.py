@@ -1,7 +1,7 @@
 """First run: the one-time setup page that creates the first administrator.
 
 While no user exists and setup was never completed, ``tidings serve`` prints a signed,
-expiring link (:func:`tidings.mail.links.setup_url`); the admin UI offers nothing
+expiring link (:func:`link`); the admin UI offers nothing
 else until it is used. Completing it creates the first administrator and stores the
 publisher's name, postal address and sending address in one transaction, after which
 the link is dead.
@@ -16,13 +16,13 @@ from tidings.db import settings as db_settings
 from tidings.db import setup as db_setup
 from tidings.db import users as db_users
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain import settings as registry
 from tidings.domain.errors import Conflict, TokenInvalid, ValidationError
 from tidings.domain.ids import new_uid
 from tidings.domain.roles import Role
 from tidings.domain.subscribers import check_name
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 from tidings.mail import links
 from tidings.mail.tokens import Purpose, TokenSigner
@@ -36,6 +36,11 @@ def pending(db: Database) -> bool:
         return False
     with db.read() as conn:
         return db_users.count(conn) == 0
+
+
+def link(db: Database, base_url: str, tokens: TokenSigner) -> str | None:
+    """The one-time link of the setup page while setup is pending, else None."""
+    return links.setup_url(base_url, tokens) if pending(db) else None
 
 
 def check_token(db: Database, tokens: TokenSigner, token: str) -> None:

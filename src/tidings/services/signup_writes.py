@@ -29,7 +29,6 @@ from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db import suppressions as db_suppressions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import subscriptions as machine
 from tidings.domain.emails import casefold_key
 from tidings.domain.errors import ValidationError
@@ -37,6 +36,7 @@ from tidings.domain.ids import new_uid
 from tidings.domain.lists import MailingList, OptIn
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import outbox, runtime_settings, suppressions
 
 MAX_GROUP = 64

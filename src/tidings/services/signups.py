@@ -26,12 +26,12 @@ from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain.errors import NotFound, ValidationError
 from tidings.domain.lists import MailingList, OptIn
 from tidings.domain.subscribers import check_name
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import runtime_settings, signup_writes
 
 SOURCES = frozenset({"form", "embed", "api"})

@@ -23,7 +23,7 @@ from tidings.db import audience
 from tidings.db import lists as db_lists
 from tidings.db import stats as db_stats
 from tidings.db.database import Database
-from tidings.db.types import utcnow
+from tidings.domain.timezones import utcnow
 
 T = TypeVar("T")
 log = logging.getLogger("tidings.stats")

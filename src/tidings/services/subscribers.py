@@ -20,7 +20,6 @@ from tidings.db import lists as db_lists
 from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain import subscriptions as machine
 from tidings.domain.errors import Conflict, NotFound, Suppressed, ValidationError
@@ -33,6 +32,7 @@ from tidings.domain.subscribers import (
     check_name,
 )
 from tidings.domain.subscriptions import Subscription, SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.services import outbox, suppressions
 from tidings.services.lists import find as find_list
 

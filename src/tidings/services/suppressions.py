@@ -19,8 +19,8 @@ from tidings.db import suppressions as db_suppressions
 from tidings.db.database import Database
 from tidings.db.settings import put
 from tidings.db.tables import settings
-from tidings.db.types import utcnow
 from tidings.domain.emails import casefold_key
+from tidings.domain.timezones import utcnow
 
 _KEY_SETTING = "internal.suppression_key"
 

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from tidings.db import events
 from tidings.db import users as db_users
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain.errors import Conflict, NotFound
 from tidings.domain.ids import new_uid
 from tidings.domain.roles import Role
 from tidings.domain.subscribers import check_name
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 from tidings.services import accounts, outbox
 from tidings.services import users as user_passwords

@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from tidings.db import events
 from tidings.db import templates as db_templates
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import templates as domain
 from tidings.domain.campaigns import BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import Conflict, NotFound, ValidationError
 from tidings.domain.ids import as_internal_id, looks_like_uid, new_uid
 from tidings.domain.templates import Template
+from tidings.domain.timezones import utcnow
 from tidings.mail import templates as sandbox
 from tidings.mail.campaign import compile_campaign, layout_source
 from tidings.mail.context import Recipient, Sender

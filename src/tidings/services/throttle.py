@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from tidings.db import throttles as db_throttles
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain.errors import RateLimited
+from tidings.domain.timezones import utcnow
 
 
 @dataclass(frozen=True, slots=True)

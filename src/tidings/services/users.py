@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from tidings.db import events
 from tidings.db import users as db_users
 from tidings.db.database import Database
-from tidings.db.types import utcnow
 from tidings.domain import emails
 from tidings.domain.errors import Conflict, ValidationError
 from tidings.domain.ids import new_uid
 from tidings.domain.roles import Role
 from tidings.domain.subscribers import check_name
+from tidings.domain.timezones import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024

@@ -11,9 +11,9 @@ from httpx import Response
 
 from tidings.bootstrap import Runtime
 from tidings.db import users as db_users
-from tidings.db.types import utcnow
 from tidings.domain.ids import new_uid
 from tidings.domain.roles import Role
+from tidings.domain.timezones import utcnow
 from tidings.services import accounts, runtime_settings, users
 from tidings.web import auth
 

@@ -18,8 +18,8 @@ from tests.web.public.conftest import (
 )
 from tidings.bootstrap import Runtime
 from tidings.db import consents, tables
-from tidings.db.types import utcnow
 from tidings.domain.errors import Suppressed
+from tidings.domain.timezones import utcnow
 from tidings.services import campaigns, data_rights, subscribers
 
 ADDRESS = "Ann.Reader@Example.com"

@@ -13,9 +13,9 @@ from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from tidings.db.types import utcnow
 from tidings.domain.campaigns import EDITABLE, BodyFormat, Campaign, CampaignStatus
 from tidings.domain.errors import InvalidTransition, NotFound, ValidationError
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 from tidings.services import (
     campaign_results,

@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from tidings.db.types import utcnow
 from tidings.domain.errors import NotFound, PayloadTooLarge, ValidationError
 from tidings.domain.subscriptions import SubscriptionStatus
+from tidings.domain.timezones import utcnow
 from tidings.domain.users import User
 from tidings.services import exports, import_jobs, lists, stats, subscribers
 from tidings.services.imports import ImportMode, ImportOptions
