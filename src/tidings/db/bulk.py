@@ -6,7 +6,9 @@ ATTACHed to the connection and filled by ``executemany``), outside any lock on t
 real tables. :meth:`Staging.merge` then applies everything in ONE transaction with
 a handful of set-based statements: duplicates and suppressed addresses are set
 aside, new subscribers inserted, existing ones updated, subscriptions created or
-moved, one consent record written per subscriber whose subscriptions changed.
+moved. The consent records: one for the whole import, shared by the subscribers it
+adds (``subscribers.import_consent_id``) and cited by their subscriptions, and one
+per subscriber who existed already and whose subscriptions changed.
 A failure anywhere rolls the whole merge back; staging disappears with the
 connection, so a crash leaves the database as it was before the import.
 
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
-from tidings.db import events
+from tidings.db import consents, events
 from tidings.db.database import SQLITE_PRAGMAS, Database
 from tidings.db.types import UTCDateTime
 from tidings.domain.errors import Conflict
@@ -126,18 +128,25 @@ class Staging(ABC):
             # Existing subscribers first: afterwards they are not told from the new ones.
             if plan.update_existing or plan.mode == "blocklist":
                 self._update_subscribers(plan)
-            imported = 0
+            imported = records = 0
+            shared = self._shared_consent(plan) if plan.mode == "subscribe" else None
             if plan.mode != "unsubscribe":
-                imported = self._insert_subscribers(plan)
-            changed = consents = 0
+                imported = self._insert_subscribers(plan, shared)
+            if shared is not None:
+                if imported:
+                    records = 1
+                else:
+                    self._sql("DELETE FROM consents WHERE id = :id", id=shared)
+                    shared = None
+            changed = 0
             if plan.mode != "blocklist":
-                self._stage_changes(plan)
+                self._stage_changes(plan, shared)
                 changed = self._count("SELECT COUNT(*) FROM {changes}")
                 if changed:
-                    consents = self._write_subscriptions(plan)
+                    records += self._write_subscriptions(plan)
             skipped = self._count("SELECT COUNT(*) FROM {skipped}")
             counts = MergeCounts(imported=imported, updated=total - imported, skipped=skipped,
-                                 subscriptions=changed, consents=consents)
+                                 subscriptions=changed, consents=records)
             events.record(self.conn, "subscribers.imported", plan.now, actor=plan.actor,
                           data={**(plan.event_data or {}), "imported": imported,
                                 "updated": counts.updated, "subscriptions": changed})
@@ -179,8 +188,19 @@ class Staging(ABC):
     def _analyze(self) -> None:
         self._sql("ANALYZE {rows}")
 
-    def _insert_subscribers(self, plan: MergePlan) -> int:
-        """Insert the addresses nobody has; return how many (conflicts insert nothing).
+    def _shared_consent(self, plan: MergePlan) -> int:
+        """The import's own consent record, which the subscribers it adds share."""
+        list_ids = plan.list_ids
+        if plan.per_row_targets:
+            list_ids = tuple(int(i) for i in self._sql(
+                "SELECT DISTINCT list_id FROM {targets} ORDER BY list_id").scalars())
+        return consents.record(self.conn, subscriber_id=None, action=plan.consent_action,
+                               source="import", list_ids=list_ids, now=plan.now,
+                               user_id=plan.user_id)
+
+    def _insert_subscribers(self, plan: MergePlan, shared: int | None) -> int:
+        """Insert the addresses nobody has, citing the ``shared`` consent record; return
+        how many (conflicts insert nothing).
 
         Rows go in in address order, and the staged random uids are handed out in
         their own sorted order, so that both unique indexes (lower(email), uid) are
@@ -190,10 +210,10 @@ class Staging(ABC):
         """
         status = "'blocklisted'" if plan.mode == "blocklist" else "COALESCE(r.status, 'enabled')"
         return int(self._sql(
-            "INSERT INTO subscribers (uid, email, name, attributes, status, created_at, "  # noqa: S608
-            "updated_at) "
+            "INSERT INTO subscribers (uid, email, name, attributes, status, "  # noqa: S608
+            "import_consent_id, created_at, updated_at) "
             f"SELECT u.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
-            ":now, :now "
+            f"{_sql_int(shared)}, :now, :now "
             "FROM (SELECT *, row_number() OVER (ORDER BY lower(email)) AS n FROM {rows}) r "
             "JOIN (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM {rows}) u "
             "ON u.n = r.n WHERE true ORDER BY r.n "
@@ -213,8 +233,9 @@ class Staging(ABC):
             "WHERE lower(subscribers.email) = lower(r.email)",
             now=plan.now)
 
-    def _stage_changes(self, plan: MergePlan) -> None:
-        """Every (subscriber, list) whose subscription the import creates or moves."""
+    def _stage_changes(self, plan: MergePlan, shared: int | None) -> None:
+        """Every (subscriber, list) whose subscription the import creates or moves, with
+        the ``shared`` consent record for the subscribers this import added."""
         if plan.per_row_targets:
             targets = ("JOIN {targets} t ON t.line = r.line "
                        "JOIN lists l ON l.id = t.list_id")
@@ -233,25 +254,29 @@ class Staging(ABC):
             new = (f"CASE WHEN cur.status IS NULL THEN CASE WHEN {target} = 'unconfirmed' "
                    f"AND l.optin = 'single' THEN 'confirmed' ELSE {target} END {update}END")
         self._sql(
-            "INSERT INTO {changes} (subscriber_id, list_id, status) "  # noqa: S608
-            "SELECT subscriber_id, list_id, status FROM ("
-            f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status "
+            "INSERT INTO {changes} (subscriber_id, list_id, status, consent_id) "  # noqa: S608
+            "SELECT subscriber_id, list_id, status, consent_id FROM ("
+            f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status, "
+            f"CASE WHEN s.import_consent_id = {_sql_int(shared)} "
+            "THEN s.import_consent_id END AS consent_id "
             f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = lower(r.email) {targets} "
             "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
             ") x WHERE status IS NOT NULL")
 
+    # A record of their own for the subscribers who existed (the shared one is cited
+    # for the others).
     _CONSENTS = (
         "INSERT INTO consents (subscriber_id, action, source, list_ids, user_id, created_at) "
         "SELECT subscriber_id, :action, 'import', {list_agg}, {user_id}, :now "
-        "FROM (SELECT * FROM {changes} ORDER BY subscriber_id, list_id) c "
-        "GROUP BY subscriber_id")
+        "FROM (SELECT * FROM {changes} WHERE consent_id IS NULL "
+        "ORDER BY subscriber_id, list_id) c GROUP BY subscriber_id")
     _SUBSCRIPTIONS = (
         "INSERT INTO subscriptions (subscriber_id, list_id, status, consent_id, "
         "confirmed_at, unsubscribed_at, created_at, updated_at) "
-        "SELECT c.subscriber_id, c.list_id, c.status, k.id, "
+        "SELECT c.subscriber_id, c.list_id, c.status, COALESCE(c.consent_id, k.id), "
         "CASE WHEN c.status = 'confirmed' THEN {now} END, "
         "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
-        "FROM {changes} c JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
+        "FROM {changes} c LEFT JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
         "WHERE true ORDER BY c.subscriber_id, c.list_id "
         "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
         "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
@@ -259,14 +284,14 @@ class Staging(ABC):
         "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at")
 
     def _write_subscriptions(self, plan: MergePlan) -> int:
-        """One consent record per changed subscriber, then the subscriptions citing it;
-        return the number of consent records."""
+        """A consent record for each changed subscriber who existed, then the
+        subscriptions citing theirs or the shared one; return the records written."""
         consents = int(self._sql(self._CONSENTS, action=plan.consent_action,
                                  user_id=plan.user_id, now=plan.now).rowcount)
         self._sql(self._SUBSCRIPTIONS.replace(
             "{new_consents} k ON k.subscriber_id = c.subscriber_id",
-            "consents k ON k.subscriber_id = c.subscriber_id AND k.created_at = :now "
-            "AND k.source = 'import'"), now=plan.now)
+            "consents k ON c.consent_id IS NULL AND k.subscriber_id = c.subscriber_id "
+            "AND k.created_at = :now AND k.source = 'import'"), now=plan.now)
         return consents
 
     # -- results -------------------------------------------------------------------
@@ -374,10 +399,15 @@ class _PostgresStaging(Staging):
         self._sql(f"WITH new_consents AS ({self._CONSENTS} RETURNING id, subscriber_id) "
                   + self._SUBSCRIPTIONS.replace("{new_consents}", "new_consents"),
                   action=plan.consent_action, user_id=plan.user_id, now=plan.now)
-        return self._count("SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
+        return self._count(
+            "SELECT COUNT(DISTINCT subscriber_id) FROM {changes} WHERE consent_id IS NULL")
 
 
 _NULL = "\\N"
+
+
+def _sql_int(value: int | None) -> str:
+    return "NULL" if value is None else str(int(value))
 
 
 def _copy_text(value: str | None) -> str:
@@ -395,7 +425,7 @@ _TABLES = (
     "CREATE {temp}TABLE {p}skipped (line BIGINT PRIMARY KEY, email TEXT NOT NULL, "
     "code TEXT NOT NULL, detail BIGINT)",
     "CREATE {temp}TABLE {p}changes (subscriber_id BIGINT NOT NULL, list_id BIGINT NOT NULL, "
-    "status TEXT NOT NULL)",
+    "status TEXT NOT NULL, consent_id BIGINT)",
 )
 
 
