@@ -260,8 +260,8 @@ class Staging(ABC):
             f"CASE WHEN s.import_consent_id = {_sql_int(shared)} "
             "THEN s.import_consent_id END AS consent_id "
             f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = lower(r.email) {targets} "
-            "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
-            ") x WHERE status IS NOT NULL")
+            "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id "
+            "{by_key}) x WHERE status IS NOT NULL")
 
     # A record of their own for the subscribers who existed (the shared one is cited
     # for the others).
@@ -320,6 +320,9 @@ class _SQLiteStaging(Staging):
             "attrs_or_empty": "COALESCE(r.attributes, '{}')",
             "attrs_or_current": "COALESCE(r.attributes, subscribers.attributes)",
             "list_agg": "json_group_array(list_id)", "user_id": ":user_id", "now": ":now",
+            # SQLite joins by looking up each row in the subscribers' indexes: in address
+            # order (the staged key index) those lookups walk the indexes front to back.
+            "by_key": "ORDER BY lower(r.email)",
         })
         self.raw = raw
 
@@ -359,7 +362,7 @@ class _PostgresStaging(Staging):
             "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
             "attrs_or_current": "COALESCE(CAST(r.attributes AS jsonb), subscribers.attributes)",
             "list_agg": "jsonb_agg(list_id)", "user_id": "CAST(:user_id AS bigint)",
-            "now": "CAST(:now AS timestamptz)",
+            "now": "CAST(:now AS timestamptz)", "by_key": "",
         })
         self.raw = raw
 
