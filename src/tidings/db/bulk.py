@@ -156,8 +156,7 @@ class Staging(ABC):
         """Move duplicates, suppressed and (unsubscribing) unknown addresses to skipped."""
         # Addresses are compared with the database's own lower(), as its unique index does
         # (SQLite's folds ASCII letters only).
-        self._sql("CREATE INDEX {ix_rows_key} ON {rows_bare} (lower(email), line)")
-        self._analyze()
+        self._prepare_rows()
         self._sql(
             "INSERT INTO {skipped} (line, email, code, detail) "
             "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
@@ -185,8 +184,10 @@ class Staging(ABC):
                 "AND r.line NOT IN (SELECT line FROM {skipped})")
         self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
 
-    def _analyze(self) -> None:
-        self._sql("ANALYZE {rows}")
+    def _prepare_rows(self) -> None:
+        """Index (by address) and analyse the staged rows, as the merge's joins need."""
+        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (lower(email), line)")
+        self._sql("ANALYZE import_stage.rows")
 
     def _shared_consent(self, plan: MergePlan) -> int:
         """The import's own consent record, which the subscribers it adds share."""
@@ -314,8 +315,7 @@ class Staging(ABC):
 class _SQLiteStaging(Staging):
     def __init__(self, conn: Connection, raw: sqlite3.Connection) -> None:
         super().__init__(conn, {
-            "rows": "import_stage.rows", "rows_bare": "rows",
-            "ix_rows_key": "import_stage.ix_rows_key", "targets": "import_stage.targets",
+            "rows": "import_stage.rows", "targets": "import_stage.targets",
             "skipped": "import_stage.skipped", "changes": "import_stage.changes",
             "attrs_or_empty": "COALESCE(r.attributes, '{}')",
             "attrs_or_current": "COALESCE(r.attributes, subscribers.attributes)",
@@ -356,7 +356,7 @@ class _SQLiteStaging(Staging):
 class _PostgresStaging(Staging):
     def __init__(self, conn: Connection, raw: Any) -> None:
         super().__init__(conn, {
-            "rows": "import_rows", "rows_bare": "import_rows", "ix_rows_key": "",
+            "rows": "import_rows",
             "targets": "import_targets", "skipped": "import_skipped",
             "changes": "import_changes",
             "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
@@ -391,7 +391,9 @@ class _PostgresStaging(Staging):
             copy.write("".join(f"{line}\t{list_id}\t{status}\n"
                                for line, list_id, status in targets))
 
-    def _analyze(self) -> None:
+    def _prepare_rows(self) -> None:
+        # No index: PostgreSQL hashes the staged rows for every join (duplicates, the
+        # subscribers' addresses), and building one took longer than the joins it served.
         self._sql("ANALYZE import_rows")
         self._sql("ANALYZE import_targets")
 
