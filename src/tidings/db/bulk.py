@@ -217,7 +217,7 @@ class Staging(ABC):
             f"{_sql_int(shared)}, :now, :now "
             "FROM (SELECT *, row_number() OVER (ORDER BY lower(email)) AS n FROM {rows}) r "
             "JOIN (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM {rows}) u "
-            "ON u.n = r.n WHERE true ORDER BY r.n "
+            "ON u.n = r.n WHERE true {in_order} "
             "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now).rowcount)
 
     def _update_subscribers(self, plan: MergePlan) -> None:
@@ -323,6 +323,9 @@ class _SQLiteStaging(Staging):
             # SQLite joins by looking up each row in the subscribers' indexes: in address
             # order (the staged key index) those lookups walk the indexes front to back.
             "by_key": "ORDER BY lower(r.email)",
+            # The join already yields the numbered rows in order, from the materialised
+            # window; an ORDER BY would sort every row, all columns, once more.
+            "in_order": "",
         })
         self.raw = raw
 
@@ -362,7 +365,7 @@ class _PostgresStaging(Staging):
             "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
             "attrs_or_current": "COALESCE(CAST(r.attributes AS jsonb), subscribers.attributes)",
             "list_agg": "jsonb_agg(list_id)", "user_id": "CAST(:user_id AS bigint)",
-            "now": "CAST(:now AS timestamptz)", "by_key": "",
+            "now": "CAST(:now AS timestamptz)", "by_key": "", "in_order": "ORDER BY r.n",
         })
         self.raw = raw
 
