@@ -160,9 +160,9 @@ class Staging(ABC):
         self._sql(
             "INSERT INTO {skipped} (line, email, code, detail) "
             "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
-            "(SELECT lower(email) AS key, MIN(line) AS first FROM {rows} "
-            "GROUP BY lower(email) HAVING COUNT(*) > 1) f "
-            "ON f.key = lower(r.email) WHERE r.line > f.first")
+            "(SELECT {key} AS key, MIN(line) AS first FROM {rows} "
+            "GROUP BY {key} HAVING COUNT(*) > 1) f "
+            "ON f.key = {r_key} WHERE r.line > f.first")
         if not plan.check_suppressed and self._count(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM suppressions LIMIT 1) s"):
             # Nothing was suppressed when the rows were staged (so no digests were
@@ -180,13 +180,13 @@ class Staging(ABC):
                 "INSERT INTO {skipped} (line, email, code, detail) "
                 "SELECT r.line, r.email, 'unknown', NULL FROM {rows} r "
                 "WHERE NOT EXISTS "
-                "(SELECT 1 FROM subscribers s WHERE lower(s.email) = lower(r.email)) "
+                "(SELECT 1 FROM subscribers s WHERE lower(s.email) = {r_key}) "
                 "AND r.line NOT IN (SELECT line FROM {skipped})")
         self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
 
     def _prepare_rows(self) -> None:
         """Index (by address) and analyse the staged rows, as the merge's joins need."""
-        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (lower(email), line)")
+        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (key, line)")
         self._sql("ANALYZE import_stage.rows")
 
     def _shared_consent(self, plan: MergePlan) -> int:
@@ -215,7 +215,7 @@ class Staging(ABC):
             "import_consent_id, created_at, updated_at) "
             f"SELECT u.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
             f"{_sql_int(shared)}, :now, :now "
-            "FROM (SELECT *, row_number() OVER (ORDER BY lower(email)) AS n FROM {rows}) r "
+            "FROM (SELECT *, row_number() OVER (ORDER BY {key}) AS n FROM {rows}) r "
             "JOIN (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM {rows}) u "
             "ON u.n = r.n WHERE true {in_order} "
             "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now).rowcount)
@@ -231,7 +231,7 @@ class Staging(ABC):
             sets.append("attributes = {attrs_or_current}")
         self._sql(
             f"UPDATE subscribers SET {', '.join(sets)} FROM {{rows}} r "  # noqa: S608
-            "WHERE lower(subscribers.email) = lower(r.email)",
+            "WHERE lower(subscribers.email) = {r_key}",
             now=plan.now)
 
     def _stage_changes(self, plan: MergePlan, shared: int | None) -> None:
@@ -260,7 +260,7 @@ class Staging(ABC):
             f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status, "
             f"CASE WHEN s.import_consent_id = {_sql_int(shared)} "
             "THEN s.import_consent_id END AS consent_id "
-            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = lower(r.email) {targets} "
+            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = {{r_key}} {targets} "
             "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id "
             "{by_key}) x WHERE status IS NOT NULL")
 
@@ -316,13 +316,17 @@ class _SQLiteStaging(Staging):
     def __init__(self, conn: Connection, raw: sqlite3.Connection) -> None:
         super().__init__(conn, {
             "rows": "import_stage.rows", "targets": "import_stage.targets",
+            # lower(email) as a (virtual) column: SQLite 3.40 recomputes an indexed
+            # expression from the table row, so that the index on it (key, line) would
+            # not cover the duplicate search, which then read every staged row at random.
+            "key": "key", "r_key": "r.key",
             "skipped": "import_stage.skipped", "changes": "import_stage.changes",
             "attrs_or_empty": "COALESCE(r.attributes, '{}')",
             "attrs_or_current": "COALESCE(r.attributes, subscribers.attributes)",
             "list_agg": "json_group_array(list_id)", "user_id": ":user_id", "now": ":now",
             # SQLite joins by looking up each row in the subscribers' indexes: in address
             # order (the staged key index) those lookups walk the indexes front to back.
-            "by_key": "ORDER BY lower(r.email)",
+            "by_key": "ORDER BY r.key",
             # The join already yields the numbered rows in order, from the materialised
             # window; an ORDER BY would sort every row, all columns, once more.
             "in_order": "",
@@ -359,7 +363,7 @@ class _SQLiteStaging(Staging):
 class _PostgresStaging(Staging):
     def __init__(self, conn: Connection, raw: Any) -> None:
         super().__init__(conn, {
-            "rows": "import_rows",
+            "rows": "import_rows", "key": "lower(email)", "r_key": "lower(r.email)",
             "targets": "import_targets", "skipped": "import_skipped",
             "changes": "import_changes",
             "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
@@ -427,7 +431,7 @@ def _copy_text(value: str | None) -> str:
 _PG_SESSION = ("work_mem = '64MB'", "jit = off")
 _TABLES = (
     "CREATE {temp}TABLE {p}rows (line {rows_line}, email TEXT NOT NULL, "
-    "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT)",
+    "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT{key_column})",
     "CREATE {temp}TABLE {p}targets (line BIGINT NOT NULL, list_id BIGINT NOT NULL, "
     "status TEXT NOT NULL)",
     "CREATE {temp}TABLE {p}skipped (line BIGINT PRIMARY KEY, email TEXT NOT NULL, "
@@ -448,7 +452,9 @@ def staging(db: Database) -> Iterator[Staging]:
                 for ddl in _TABLES:
                     # INTEGER PRIMARY KEY is SQLite's rowid: rows are stored in line order.
                     raw.execute(ddl.format(temp="", p="import_stage.",
-                                           rows_line="INTEGER PRIMARY KEY"))
+                                           rows_line="INTEGER PRIMARY KEY",
+                                           key_column=", key TEXT GENERATED ALWAYS AS "
+                                           "(lower(email)) VIRTUAL"))
                 yield _SQLiteStaging(conn, raw)
         else:
             with conn.begin():
@@ -466,7 +472,8 @@ def staging(db: Database) -> Iterator[Staging]:
                 for ddl in _TABLES:
                     # No primary key on rows: COPY runs faster without an index to keep.
                     conn.exec_driver_sql(ddl.format(temp="TEMP ", p="import_",
-                                                    rows_line="BIGINT NOT NULL"))
+                                                    rows_line="BIGINT NOT NULL",
+                                                    key_column=""))
             try:
                 yield _PostgresStaging(conn, raw)
             finally:
