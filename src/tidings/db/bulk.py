@@ -184,10 +184,9 @@ class Staging(ABC):
                 "AND r.line NOT IN (SELECT line FROM {skipped})")
         self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
 
+    @abstractmethod
     def _prepare_rows(self) -> None:
-        """Index (by address) and analyse the staged rows, as the merge's joins need."""
-        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (key, line)")
-        self._sql("ANALYZE import_stage.rows")
+        """Index and analyse the staged rows, as this database's joins need."""
 
     def _shared_consent(self, plan: MergePlan) -> int:
         """The import's own consent record, which the subscribers it adds share."""
@@ -349,6 +348,10 @@ class _SQLiteStaging(Staging):
 
     def add_targets(self, targets: Sequence[StagedTarget]) -> None:
         self.raw.executemany("INSERT INTO import_stage.targets VALUES (?, ?, ?)", targets)
+
+    def _prepare_rows(self) -> None:
+        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (key, line)")
+        self._sql("ANALYZE import_stage.rows")
 
     @contextmanager
     def _merge_transaction(self) -> Iterator[None]:
