@@ -26,7 +26,15 @@ from tidings.domain.errors import Conflict, NotFound, ValidationError
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
-from tidings.services import exports, import_jobs, imports, lists, subscribers, suppressions
+from tidings.services import (
+    data_rights,
+    exports,
+    import_jobs,
+    imports,
+    lists,
+    subscribers,
+    suppressions,
+)
 from tidings.services.imports import ImportMode, ImportOptions
 
 CONFIRMED, UNCONFIRMED = SubscriptionStatus.CONFIRMED, SubscriptionStatus.UNCONFIRMED
@@ -347,29 +355,48 @@ def test_suppressed_addresses_are_refused_never_resurrected(db: Database) -> Non
 def test_consent_records_for_the_subscriptions_an_import_changes(db: Database) -> None:
     result, _ = run(db, "email\nann@example.com\nbob@example.com\n", lists=("daily", "weekly"),
                     status=CONFIRMED, user_id=7)
-    assert (result.subscriptions, result.consents) == (4, 2)
+    # One record for the import, shared by the subscribers it added.
+    assert (result.subscriptions, result.consents) == (4, 1)
     with db.read() as conn:
         ann = subscribers.find(conn, "ann@example.com")
+        bob = subscribers.find(conn, "bob@example.com")
         records = consents.for_subscriber(conn, ann.id)
-        ids = {r.consent_id for r in conn.execute(select(subscriptions_table).where(
-            subscriptions_table.c.subscriber_id == ann.id))}
+        ids = {r.consent_id for r in conn.execute(select(subscriptions_table))}
         daily, weekly = (lists.find(conn, s).id for s in ("daily", "weekly"))
     assert len(records) == 1
-    assert (records[0]["source"], records[0]["action"], records[0]["user_id"]) == (
-        "import", "subscribe", 7)
-    assert sorted(records[0]["list_ids"]) == [daily, weekly]
-    assert ids == {records[0]["id"]}
-    # Nothing changes, so nothing is recorded; an unsubscribe is recorded too.
-    run(db, "email\nann@example.com\n", lists=("daily", "weekly"), status=CONFIRMED)
-    run(db, "email\nann@example.com\n", lists=("weekly",), mode=ImportMode.UNSUBSCRIBE)
+    shared = records[0]
+    assert (shared["source"], shared["action"], shared["user_id"], shared["subscriber_id"]) == (
+        "import", "subscribe", 7, None)
+    assert sorted(shared["list_ids"]) == [daily, weekly]
+    assert ids == {shared["id"]}
+    # Nothing changes, so nothing is recorded; a change to a subscriber who existed is
+    # recorded as their own, after the import's shared record.
+    again, _ = run(db, "email\nann@example.com\n", lists=("daily", "weekly"), status=CONFIRMED)
+    gone, _ = run(db, "email\nann@example.com\n", lists=("weekly",),
+                  mode=ImportMode.UNSUBSCRIBE)
+    assert (again.consents, gone.consents) == (0, 1)
     with db.read() as conn:
-        actions = [r["action"] for r in consents.for_subscriber(conn, ann.id)]
+        mine = consents.for_subscriber(conn, ann.id)
+        theirs = consents.for_subscriber(conn, bob.id)
         count = conn.execute(select(consents_table.c.id)).all()
         logged = conn.execute(select(events.c.data).where(
             events.c.kind == "subscribers.imported")).scalars().all()
-    assert actions == ["subscribe", "unsubscribe"]
-    assert len(count) == 3
+    assert [(r["action"], r["subscriber_id"]) for r in mine] == [
+        ("subscribe", None), ("unsubscribe", ann.id)]
+    assert [r["id"] for r in theirs] == [shared["id"]]
+    assert len(count) == 2
     assert [d["imported"] for d in logged] == [2, 0, 0]
+
+    # The reader's data export shows the import's record; erasing one reader keeps it
+    # (it names no one) for the others.
+    exported = data_rights.export(db, bob.id)
+    assert [(c["source"], c["action"], c["lists"]) for c in exported["consents"]] == [
+        ("import", "subscribe", ["Daily", "Weekly"])]
+    assert data_rights.erase(db, ann.id) is True
+    with db.read() as conn:
+        assert [r["id"] for r in consents.for_subscriber(conn, bob.id)] == [shared["id"]]
+        assert conn.execute(select(consents_table.c.id).where(
+            consents_table.c.subscriber_id == ann.id)).all() == []
 
 
 def test_rows_name_their_own_lists_in_tidings_format(db: Database) -> None:

@@ -6,7 +6,9 @@ ATTACHed to the connection and filled by ``executemany``), outside any lock on t
 real tables. :meth:`Staging.merge` then applies everything in ONE transaction with
 a handful of set-based statements: duplicates and suppressed addresses are set
 aside, new subscribers inserted, existing ones updated, subscriptions created or
-moved, one consent record written per subscriber whose subscriptions changed.
+moved. The consent records: one for the whole import, shared by the subscribers it
+adds (``subscribers.import_consent_id``) and cited by their subscriptions, and one
+per subscriber who existed already and whose subscriptions changed.
 A failure anywhere rolls the whole merge back; staging disappears with the
 connection, so a crash leaves the database as it was before the import.
 
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
-from tidings.db import events
+from tidings.db import consents, events
 from tidings.db.database import SQLITE_PRAGMAS, Database
 from tidings.db.types import UTCDateTime
 from tidings.domain.errors import Conflict
@@ -126,18 +128,25 @@ class Staging(ABC):
             # Existing subscribers first: afterwards they are not told from the new ones.
             if plan.update_existing or plan.mode == "blocklist":
                 self._update_subscribers(plan)
-            imported = 0
+            imported = records = 0
+            shared = self._shared_consent(plan) if plan.mode == "subscribe" else None
             if plan.mode != "unsubscribe":
-                imported = self._insert_subscribers(plan)
-            changed = consents = 0
+                imported = self._insert_subscribers(plan, shared)
+            if shared is not None:
+                if imported:
+                    records = 1
+                else:
+                    self._sql("DELETE FROM consents WHERE id = :id", id=shared)
+                    shared = None
+            changed = 0
             if plan.mode != "blocklist":
-                self._stage_changes(plan)
+                self._stage_changes(plan, shared)
                 changed = self._count("SELECT COUNT(*) FROM {changes}")
                 if changed:
-                    consents = self._write_subscriptions(plan)
+                    records += self._write_subscriptions(plan)
             skipped = self._count("SELECT COUNT(*) FROM {skipped}")
             counts = MergeCounts(imported=imported, updated=total - imported, skipped=skipped,
-                                 subscriptions=changed, consents=consents)
+                                 subscriptions=changed, consents=records)
             events.record(self.conn, "subscribers.imported", plan.now, actor=plan.actor,
                           data={**(plan.event_data or {}), "imported": imported,
                                 "updated": counts.updated, "subscriptions": changed})
@@ -147,14 +156,13 @@ class Staging(ABC):
         """Move duplicates, suppressed and (unsubscribing) unknown addresses to skipped."""
         # Addresses are compared with the database's own lower(), as its unique index does
         # (SQLite's folds ASCII letters only).
-        self._sql("CREATE INDEX {ix_rows_key} ON {rows_bare} (lower(email), line)")
-        self._analyze()
+        self._prepare_rows()
         self._sql(
             "INSERT INTO {skipped} (line, email, code, detail) "
             "SELECT r.line, r.email, 'duplicate', f.first FROM {rows} r JOIN "
-            "(SELECT lower(email) AS key, MIN(line) AS first FROM {rows} "
-            "GROUP BY lower(email) HAVING COUNT(*) > 1) f "
-            "ON f.key = lower(r.email) WHERE r.line > f.first")
+            "(SELECT {key} AS key, MIN(line) AS first FROM {rows} "
+            "GROUP BY {key} HAVING COUNT(*) > 1) f "
+            "ON f.key = {r_key} WHERE r.line > f.first")
         if not plan.check_suppressed and self._count(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM suppressions LIMIT 1) s"):
             # Nothing was suppressed when the rows were staged (so no digests were
@@ -172,15 +180,27 @@ class Staging(ABC):
                 "INSERT INTO {skipped} (line, email, code, detail) "
                 "SELECT r.line, r.email, 'unknown', NULL FROM {rows} r "
                 "WHERE NOT EXISTS "
-                "(SELECT 1 FROM subscribers s WHERE lower(s.email) = lower(r.email)) "
+                "(SELECT 1 FROM subscribers s WHERE lower(s.email) = {r_key}) "
                 "AND r.line NOT IN (SELECT line FROM {skipped})")
         self._sql("DELETE FROM {rows} WHERE line IN (SELECT line FROM {skipped})")
 
-    def _analyze(self) -> None:
-        self._sql("ANALYZE {rows}")
+    @abstractmethod
+    def _prepare_rows(self) -> None:
+        """Index and analyse the staged rows, as this database's joins need."""
 
-    def _insert_subscribers(self, plan: MergePlan) -> int:
-        """Insert the addresses nobody has; return how many (conflicts insert nothing).
+    def _shared_consent(self, plan: MergePlan) -> int:
+        """The import's own consent record, which the subscribers it adds share."""
+        list_ids = plan.list_ids
+        if plan.per_row_targets:
+            list_ids = tuple(int(i) for i in self._sql(
+                "SELECT DISTINCT list_id FROM {targets} ORDER BY list_id").scalars())
+        return consents.record(self.conn, subscriber_id=None, action=plan.consent_action,
+                               source="import", list_ids=list_ids, now=plan.now,
+                               user_id=plan.user_id)
+
+    def _insert_subscribers(self, plan: MergePlan, shared: int | None) -> int:
+        """Insert the addresses nobody has, citing the ``shared`` consent record; return
+        how many (conflicts insert nothing).
 
         Rows go in in address order, and the staged random uids are handed out in
         their own sorted order, so that both unique indexes (lower(email), uid) are
@@ -190,13 +210,13 @@ class Staging(ABC):
         """
         status = "'blocklisted'" if plan.mode == "blocklist" else "COALESCE(r.status, 'enabled')"
         return int(self._sql(
-            "INSERT INTO subscribers (uid, email, name, attributes, status, created_at, "  # noqa: S608
-            "updated_at) "
+            "INSERT INTO subscribers (uid, email, name, attributes, status, "  # noqa: S608
+            "import_consent_id, created_at, updated_at) "
             f"SELECT u.uid, r.email, COALESCE(r.name, ''), {{attrs_or_empty}}, {status}, "
-            ":now, :now "
-            "FROM (SELECT *, row_number() OVER (ORDER BY lower(email)) AS n FROM {rows}) r "
+            f"{_sql_int(shared)}, :now, :now "
+            "FROM (SELECT *, row_number() OVER (ORDER BY {key}) AS n FROM {rows}) r "
             "JOIN (SELECT uid, row_number() OVER (ORDER BY uid) AS n FROM {rows}) u "
-            "ON u.n = r.n WHERE true ORDER BY r.n "
+            "ON u.n = r.n WHERE true {in_order} "
             "ON CONFLICT (lower(email)) DO NOTHING", now=plan.now).rowcount)
 
     def _update_subscribers(self, plan: MergePlan) -> None:
@@ -210,11 +230,12 @@ class Staging(ABC):
             sets.append("attributes = {attrs_or_current}")
         self._sql(
             f"UPDATE subscribers SET {', '.join(sets)} FROM {{rows}} r "  # noqa: S608
-            "WHERE lower(subscribers.email) = lower(r.email)",
+            "WHERE lower(subscribers.email) = {r_key}",
             now=plan.now)
 
-    def _stage_changes(self, plan: MergePlan) -> None:
-        """Every (subscriber, list) whose subscription the import creates or moves."""
+    def _stage_changes(self, plan: MergePlan, shared: int | None) -> None:
+        """Every (subscriber, list) whose subscription the import creates or moves, with
+        the ``shared`` consent record for the subscribers this import added."""
         if plan.per_row_targets:
             targets = ("JOIN {targets} t ON t.line = r.line "
                        "JOIN lists l ON l.id = t.list_id")
@@ -233,25 +254,29 @@ class Staging(ABC):
             new = (f"CASE WHEN cur.status IS NULL THEN CASE WHEN {target} = 'unconfirmed' "
                    f"AND l.optin = 'single' THEN 'confirmed' ELSE {target} END {update}END")
         self._sql(
-            "INSERT INTO {changes} (subscriber_id, list_id, status) "  # noqa: S608
-            "SELECT subscriber_id, list_id, status FROM ("
-            f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status "
-            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = lower(r.email) {targets} "
-            "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id"
-            ") x WHERE status IS NOT NULL")
+            "INSERT INTO {changes} (subscriber_id, list_id, status, consent_id) "  # noqa: S608
+            "SELECT subscriber_id, list_id, status, consent_id FROM ("
+            f"SELECT s.id AS subscriber_id, l.id AS list_id, {new} AS status, "
+            f"CASE WHEN s.import_consent_id = {_sql_int(shared)} "
+            "THEN s.import_consent_id END AS consent_id "
+            f"FROM {{rows}} r JOIN subscribers s ON lower(s.email) = {{r_key}} {targets} "
+            "LEFT JOIN subscriptions cur ON cur.subscriber_id = s.id AND cur.list_id = l.id "
+            "{by_key}) x WHERE status IS NOT NULL")
 
+    # A record of their own for the subscribers who existed (the shared one is cited
+    # for the others).
     _CONSENTS = (
         "INSERT INTO consents (subscriber_id, action, source, list_ids, user_id, created_at) "
         "SELECT subscriber_id, :action, 'import', {list_agg}, {user_id}, :now "
-        "FROM (SELECT * FROM {changes} ORDER BY subscriber_id, list_id) c "
-        "GROUP BY subscriber_id")
+        "FROM (SELECT * FROM {changes} WHERE consent_id IS NULL "
+        "ORDER BY subscriber_id, list_id) c GROUP BY subscriber_id")
     _SUBSCRIPTIONS = (
         "INSERT INTO subscriptions (subscriber_id, list_id, status, consent_id, "
         "confirmed_at, unsubscribed_at, created_at, updated_at) "
-        "SELECT c.subscriber_id, c.list_id, c.status, k.id, "
+        "SELECT c.subscriber_id, c.list_id, c.status, COALESCE(c.consent_id, k.id), "
         "CASE WHEN c.status = 'confirmed' THEN {now} END, "
         "CASE WHEN c.status = 'unsubscribed' THEN {now} END, :now, :now "
-        "FROM {changes} c JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
+        "FROM {changes} c LEFT JOIN {new_consents} k ON k.subscriber_id = c.subscriber_id "
         "WHERE true ORDER BY c.subscriber_id, c.list_id "
         "ON CONFLICT (subscriber_id, list_id) DO UPDATE SET status = excluded.status, "
         "consent_id = excluded.consent_id, updated_at = excluded.updated_at, "
@@ -259,14 +284,14 @@ class Staging(ABC):
         "ELSE subscriptions.confirmed_at END, unsubscribed_at = excluded.unsubscribed_at")
 
     def _write_subscriptions(self, plan: MergePlan) -> int:
-        """One consent record per changed subscriber, then the subscriptions citing it;
-        return the number of consent records."""
+        """A consent record for each changed subscriber who existed, then the
+        subscriptions citing theirs or the shared one; return the records written."""
         consents = int(self._sql(self._CONSENTS, action=plan.consent_action,
                                  user_id=plan.user_id, now=plan.now).rowcount)
         self._sql(self._SUBSCRIPTIONS.replace(
             "{new_consents} k ON k.subscriber_id = c.subscriber_id",
-            "consents k ON k.subscriber_id = c.subscriber_id AND k.created_at = :now "
-            "AND k.source = 'import'"), now=plan.now)
+            "consents k ON c.consent_id IS NULL AND k.subscriber_id = c.subscriber_id "
+            "AND k.created_at = :now AND k.source = 'import'"), now=plan.now)
         return consents
 
     # -- results -------------------------------------------------------------------
@@ -289,12 +314,21 @@ class Staging(ABC):
 class _SQLiteStaging(Staging):
     def __init__(self, conn: Connection, raw: sqlite3.Connection) -> None:
         super().__init__(conn, {
-            "rows": "import_stage.rows", "rows_bare": "rows",
-            "ix_rows_key": "import_stage.ix_rows_key", "targets": "import_stage.targets",
+            "rows": "import_stage.rows", "targets": "import_stage.targets",
+            # lower(email) as a (virtual) column: SQLite 3.40 recomputes an indexed
+            # expression from the table row, so that the index on it (key, line) would
+            # not cover the duplicate search, which then read every staged row at random.
+            "key": "key", "r_key": "r.key",
             "skipped": "import_stage.skipped", "changes": "import_stage.changes",
             "attrs_or_empty": "COALESCE(r.attributes, '{}')",
             "attrs_or_current": "COALESCE(r.attributes, subscribers.attributes)",
             "list_agg": "json_group_array(list_id)", "user_id": ":user_id", "now": ":now",
+            # SQLite joins by looking up each row in the subscribers' indexes: in address
+            # order (the staged key index) those lookups walk the indexes front to back.
+            "by_key": "ORDER BY r.key",
+            # The join already yields the numbered rows in order, from the materialised
+            # window; an ORDER BY would sort every row, all columns, once more.
+            "in_order": "",
         })
         self.raw = raw
 
@@ -315,6 +349,10 @@ class _SQLiteStaging(Staging):
     def add_targets(self, targets: Sequence[StagedTarget]) -> None:
         self.raw.executemany("INSERT INTO import_stage.targets VALUES (?, ?, ?)", targets)
 
+    def _prepare_rows(self) -> None:
+        self._sql("CREATE INDEX import_stage.ix_rows_key ON rows (key, line)")
+        self._sql("ANALYZE import_stage.rows")
+
     @contextmanager
     def _merge_transaction(self) -> Iterator[None]:
         self.conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -328,13 +366,13 @@ class _SQLiteStaging(Staging):
 class _PostgresStaging(Staging):
     def __init__(self, conn: Connection, raw: Any) -> None:
         super().__init__(conn, {
-            "rows": "import_rows", "rows_bare": "import_rows", "ix_rows_key": "",
+            "rows": "import_rows", "key": "lower(email)", "r_key": "lower(r.email)",
             "targets": "import_targets", "skipped": "import_skipped",
             "changes": "import_changes",
             "attrs_or_empty": "COALESCE(CAST(r.attributes AS jsonb), '{}'::jsonb)",
             "attrs_or_current": "COALESCE(CAST(r.attributes AS jsonb), subscribers.attributes)",
             "list_agg": "jsonb_agg(list_id)", "user_id": "CAST(:user_id AS bigint)",
-            "now": "CAST(:now AS timestamptz)",
+            "now": "CAST(:now AS timestamptz)", "by_key": "", "in_order": "ORDER BY r.n",
         })
         self.raw = raw
 
@@ -363,7 +401,9 @@ class _PostgresStaging(Staging):
             copy.write("".join(f"{line}\t{list_id}\t{status}\n"
                                for line, list_id, status in targets))
 
-    def _analyze(self) -> None:
+    def _prepare_rows(self) -> None:
+        # No index: PostgreSQL hashes the staged rows for every join (duplicates, the
+        # subscribers' addresses), and building one took longer than the joins it served.
         self._sql("ANALYZE import_rows")
         self._sql("ANALYZE import_targets")
 
@@ -374,10 +414,15 @@ class _PostgresStaging(Staging):
         self._sql(f"WITH new_consents AS ({self._CONSENTS} RETURNING id, subscriber_id) "
                   + self._SUBSCRIPTIONS.replace("{new_consents}", "new_consents"),
                   action=plan.consent_action, user_id=plan.user_id, now=plan.now)
-        return self._count("SELECT COUNT(DISTINCT subscriber_id) FROM {changes}")
+        return self._count(
+            "SELECT COUNT(DISTINCT subscriber_id) FROM {changes} WHERE consent_id IS NULL")
 
 
 _NULL = "\\N"
+
+
+def _sql_int(value: int | None) -> str:
+    return "NULL" if value is None else str(int(value))
 
 
 def _copy_text(value: str | None) -> str:
@@ -389,13 +434,13 @@ def _copy_text(value: str | None) -> str:
 _PG_SESSION = ("work_mem = '64MB'", "jit = off")
 _TABLES = (
     "CREATE {temp}TABLE {p}rows (line {rows_line}, email TEXT NOT NULL, "
-    "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT)",
+    "name TEXT, attributes TEXT, status TEXT, uid TEXT NOT NULL, digest TEXT{key_column})",
     "CREATE {temp}TABLE {p}targets (line BIGINT NOT NULL, list_id BIGINT NOT NULL, "
     "status TEXT NOT NULL)",
     "CREATE {temp}TABLE {p}skipped (line BIGINT PRIMARY KEY, email TEXT NOT NULL, "
     "code TEXT NOT NULL, detail BIGINT)",
     "CREATE {temp}TABLE {p}changes (subscriber_id BIGINT NOT NULL, list_id BIGINT NOT NULL, "
-    "status TEXT NOT NULL)",
+    "status TEXT NOT NULL, consent_id BIGINT)",
 )
 
 
@@ -410,7 +455,9 @@ def staging(db: Database) -> Iterator[Staging]:
                 for ddl in _TABLES:
                     # INTEGER PRIMARY KEY is SQLite's rowid: rows are stored in line order.
                     raw.execute(ddl.format(temp="", p="import_stage.",
-                                           rows_line="INTEGER PRIMARY KEY"))
+                                           rows_line="INTEGER PRIMARY KEY",
+                                           key_column=", key TEXT GENERATED ALWAYS AS "
+                                           "(lower(email)) VIRTUAL"))
                 yield _SQLiteStaging(conn, raw)
         else:
             with conn.begin():
@@ -428,7 +475,8 @@ def staging(db: Database) -> Iterator[Staging]:
                 for ddl in _TABLES:
                     # No primary key on rows: COPY runs faster without an index to keep.
                     conn.exec_driver_sql(ddl.format(temp="TEMP ", p="import_",
-                                                    rows_line="BIGINT NOT NULL"))
+                                                    rows_line="BIGINT NOT NULL",
+                                                    key_column=""))
             try:
                 yield _PostgresStaging(conn, raw)
             finally:

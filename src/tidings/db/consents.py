@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, or_, select
 
-from tidings.db.tables import consent_texts, consents
+from tidings.db.tables import consent_texts, consents, subscribers
 
 
 def text_hash(text: str) -> str:
@@ -26,11 +26,15 @@ def store_text(conn: Connection, text: str, now: datetime) -> str:
     return digest
 
 
-def record(conn: Connection, *, subscriber_id: int, action: str, source: str,
+def record(conn: Connection, *, subscriber_id: int | None, action: str, source: str,
            list_ids: Sequence[int], now: datetime, text_hash: str | None = None,
            ip: str | None = None, user_agent: str | None = None,
            api_key_id: int | None = None, user_id: int | None = None) -> int:
-    """Insert one consent record; return its id."""
+    """Insert one consent record; return its id.
+
+    ``subscriber_id`` is None only for an import's shared record, which the subscribers
+    it added name in ``subscribers.import_consent_id``.
+    """
     return int(conn.execute(_INSERT, {
         "subscriber_id": subscriber_id, "action": action, "source": source,
         "list_ids": list(list_ids), "text_hash": text_hash, "ip": ip,
@@ -54,11 +58,14 @@ _INSERT_ORDERED = insert(consents).returning(consents.c.id, sort_by_parameter_or
 
 
 def for_subscriber(conn: Connection, subscriber_id: int) -> list[dict[str, Any]]:
-    """Every consent record of a subscriber, oldest first, with the text shown."""
+    """Every consent record of a subscriber, oldest first, with the text shown: their
+    own, and the shared record of the import that added them, if one did."""
+    imported = (select(subscribers.c.import_consent_id)
+                .where(subscribers.c.id == subscriber_id).scalar_subquery())
     rows = conn.execute(
         select(consents, consent_texts.c.text)
         .join(consent_texts, consent_texts.c.hash == consents.c.text_hash, isouter=True)
-        .where(consents.c.subscriber_id == subscriber_id)
+        .where(or_(consents.c.subscriber_id == subscriber_id, consents.c.id == imported))
         .order_by(consents.c.created_at, consents.c.id))
     return [dict(r._mapping) for r in rows]
 

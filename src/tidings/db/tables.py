@@ -67,6 +67,11 @@ subscribers = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("attributes", Json, nullable=False, server_default=text("'{}'")),
     Column("status", String(16), nullable=False, server_default="enabled"),
+    # The consent record of the import that added the subscriber: one record per import,
+    # shared by every subscriber it created (see docs/importing.md). No foreign key: such
+    # records belong to no one subscriber and are never deleted, and a key would cost a
+    # check per imported row.
+    Column("import_consent_id", Id, nullable=True),
     *_timestamps(),
     # Never reuse the id of an erased subscriber: links in mail already sent carry it.
     sqlite_autoincrement=True,
@@ -104,8 +109,9 @@ consent_texts = Table(
 consents = Table(
     "consents", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
+    # NULL for an import's shared record (``subscribers.import_consent_id`` points at it).
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"),
-           nullable=False),
+           nullable=True),
     Column("action", String(32), nullable=False),   # signup, confirm, change, unsubscribe, ...
     Column("source", String(32), nullable=False),   # form, embed, api, import, admin, ...
     Column("list_ids", Json, nullable=False),

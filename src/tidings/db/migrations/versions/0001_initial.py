@@ -109,6 +109,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), server_default="", nullable=False),
         sa.Column("attributes", JSON, server_default=sa.text("'{}'"), nullable=False),
         sa.Column("status", sa.String(length=16), server_default="enabled", nullable=False),
+        sa.Column("import_consent_id", ID, nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
@@ -247,7 +248,7 @@ def upgrade() -> None:
     op.create_table(
         "consents",
         sa.Column("id", ID, autoincrement=True, nullable=False),
-        sa.Column("subscriber_id", ID, nullable=False),
+        sa.Column("subscriber_id", ID, nullable=True),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("list_ids", JSON, nullable=False),
