@@ -30,11 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tidings.db import audience
+from tidings.db.idsets import among
 from tidings.db.tables import bounces, campaigns, deliveries, subscribers, subscriptions
 from tidings.db.upsert import upsert
 from tidings.domain.deliveries import DeliveryStatus
 
-_IN_CHUNK = 2000  # ids per IN list (SQLite allows 32,766 variables a statement)
 CLAIMED = str(DeliveryStatus.CLAIMED)
 RETRY = str(DeliveryStatus.RETRY)
 SKIPPED = str(DeliveryStatus.SKIPPED)
@@ -103,7 +103,7 @@ def _readers(conn: Connection, rows: Sequence[Any], list_ids: Sequence[int],
     on: dict[int, list[int]] = {}
     for sid, lid in conn.execute(
             select(subscriptions.c.subscriber_id, subscriptions.c.list_id)
-            .where(subscriptions.c.subscriber_id.in_(ids),
+            .where(among(conn.dialect.name, subscriptions.c.subscriber_id, ids),
                    subscriptions.c.list_id.in_(list(list_ids)),
                    subscriptions.c.status == "confirmed")):
         on.setdefault(sid, []).append(lid)
@@ -175,18 +175,21 @@ def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *
     due = list(attempts)
     if not due:
         return [], 0
+    dialect = conn.dialect.name
     rows = conn.execute(select(*_READER_COLUMNS)
-                        .where(subscribers.c.id.in_(due), _eligible(list_ids),
+                        .where(among(dialect, subscribers.c.id, due), _eligible(list_ids),
                                _in_segment(conn, campaign_id))
                         .order_by(subscribers.c.id)).all()
     eligible = {r.id for r in rows}
     gone = [sid for sid in due if sid not in eligible]
     key = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.status == RETRY)
     if eligible:
-        conn.execute(update(deliveries).where(key, deliveries.c.subscriber_id.in_(eligible))
+        conn.execute(update(deliveries)
+                     .where(key, among(dialect, deliveries.c.subscriber_id, eligible))
                      .values(status=CLAIMED, updated_at=now))
     if gone:
-        conn.execute(update(deliveries).where(key, deliveries.c.subscriber_id.in_(gone))
+        conn.execute(update(deliveries)
+                     .where(key, among(dialect, deliveries.c.subscriber_id, gone))
                      .values(status=SKIPPED, updated_at=now, next_attempt_at=None))
     return _readers(conn, rows, list_ids, attempts), len(gone)
 
@@ -250,8 +253,9 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
            now: datetime) -> None:
     """Write a batch of outcomes (rows must still be claimed).
 
-    Accepted messages, nearly all of them, are one ``UPDATE ... IN`` per reply code
-    (their answer text is not kept); the others one ``executemany``.
+    Accepted messages, nearly all of them, are one ``UPDATE`` per reply code with
+    their ids bound as one value (their answer text is not kept); the others one
+    ``executemany``.
     """
     accepted: dict[int | None, list[int]] = {}
     others = []
@@ -261,14 +265,13 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
         else:
             others.append(o)
     for code, ids in accepted.items():
-        for start in range(0, len(ids), _IN_CHUNK):
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == CLAIMED,
-                       deliveries.c.subscriber_id.in_(ids[start:start + _IN_CHUNK]))
-                .values(status=str(DeliveryStatus.SENT), attempts=deliveries.c.attempts + 1,
-                        smtp_code=code, smtp_response=None, next_attempt_at=None,
-                        sent_at=now, updated_at=now))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == CLAIMED,
+                   among(conn.dialect.name, deliveries.c.subscriber_id, ids))
+            .values(status=str(DeliveryStatus.SENT), attempts=deliveries.c.attempts + 1,
+                    smtp_code=code, smtp_response=None, next_attempt_at=None,
+                    sent_at=now, updated_at=now))
     if not others:
         return
     conn.execute(_RECORD, [
