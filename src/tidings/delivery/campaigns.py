@@ -153,7 +153,7 @@ async def deliver(engine: Engine, renderer: BatchRenderer, batch: Batch, *,
                 if isinstance(made, str):
                     tell(Outcome(reader.id, DeliveryStatus.FAILED, None, made, attempted=False))
                 else:
-                    ticket.add(made[0], made[1], made[2], reader.id)
+                    ticket.add(made[0], made[1], made[2], reader.id, ready=True)
             if tickets is not None:
                 tickets.add(ticket)
             engine.transport.submit(ticket)

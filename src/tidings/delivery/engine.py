@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 class Message(Protocol):
-    """A finished message with its envelope (``tidings.mail``'s ``Outgoing``)."""
+    """A finished message with its envelope (``tidings.mail``'s ``Outgoing``).
+
+    ``data`` is SMTP ``DATA`` content as it is: CRLF lines, no line starting with ``.``.
+    """
 
     @property
     def envelope_from(self) -> str: ...

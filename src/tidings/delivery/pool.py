@@ -218,11 +218,12 @@ class SmtpTransport:
         conn.write(conn.envelope(current.sender, current.recipient, current.data))
         await conn.drain()
         while current is not None:
-            replies = [await conn.read_reply() for _ in range(3)]
+            replies = await conn.read_replies(3)
             refused = next((r for r in replies if not r.ok), None)
             if replies[2].code == 354:
                 # Empty content ends a transaction whose envelope was refused (RFC 2920).
-                payload = [stuffed(current.data), END] if refused is None else [END]
+                payload = [current.data if current.ready else stuffed(current.data), END] \
+                    if refused is None else [END]
             else:
                 payload = [b"RSET\r\n"]
             follow = self._take_ready(state, index)
@@ -255,7 +256,8 @@ class SmtpTransport:
                         in_flight: list[Job]) -> None:
         current: Job | None = in_flight[0]
         while current is not None:
-            outcome = await conn.send(current.sender, current.recipient, current.data)
+            outcome = await conn.send(current.sender, current.recipient, current.data,
+                                      ready=current.ready)
             self._record(state, current, outcome)
             in_flight.clear()
             if outcome.code == 421:

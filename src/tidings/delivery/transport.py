@@ -25,13 +25,19 @@ UNSENT = Reply(0, "not sent")
 
 @dataclass(slots=True, eq=False)
 class Job:
-    """One message for one recipient. ``key`` identifies it for the caller."""
+    """One message for one recipient. ``key`` identifies it for the caller.
+
+    ``ready`` says that ``data`` is SMTP ``DATA`` content as it is: CRLF line ends,
+    the last line ended, no line starting with ``.`` (what :mod:`tidings.mail`
+    builds); otherwise the SMTP client dot-stuffs a copy.
+    """
 
     sender: str
     recipient: str
     data: bytes
     key: int
     ticket: Ticket
+    ready: bool = False
     reply: Reply | None = None
     taken: bool = False
 
@@ -53,8 +59,9 @@ class Ticket:
     _pending: int = 0
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add(self, sender: str, recipient: str, data: bytes, key: int) -> Job:
-        job = Job(sender, recipient, data, key, self)
+    def add(self, sender: str, recipient: str, data: bytes, key: int, *,
+            ready: bool = False) -> Job:
+        job = Job(sender, recipient, data, key, self, ready)
         self.jobs.append(job)
         self._pending += 1
         self._done.clear()
