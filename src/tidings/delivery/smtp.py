@@ -185,7 +185,7 @@ class Connection:
             raise SmtpError(f"{self.relay.name} refused the credentials: {reply}", reply)
 
     async def read_reply(self) -> Reply:
-        lines = []
+        lines: list[str] = []
         while True:
             try:
                 line = await self.reader.readline()
