@@ -21,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    insert,
     or_,
     select,
     true,
@@ -31,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from tidings.db import audience
 from tidings.db.idsets import among
-from tidings.db.tables import bounces, campaigns, deliveries, subscribers, subscriptions
+from tidings.db.tables import campaigns, deliveries, subscribers, subscriptions
 from tidings.db.upsert import upsert
 from tidings.domain.deliveries import DeliveryStatus
 
@@ -280,16 +279,6 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
          "b_response": o.response[:512] if o.response else None, "b_next": o.next_attempt_at,
          "b_sent_at": None, "b_now": now}
         for o in others])
-
-
-def record_hard_bounces(conn: Connection, campaign_id: int,
-                        found: Sequence[tuple[int, str, str]], now: datetime) -> None:
-    """Store synchronous hard bounces: (subscriber id, status code, diagnostic)."""
-    if found:
-        conn.execute(insert(bounces), [
-            {"subscriber_id": sid, "campaign_id": campaign_id, "kind": "hard",
-             "source": "smtp", "status_code": code, "diagnostic": text, "created_at": now}
-            for sid, code, text in found])
 
 
 def progress(conn: Connection, campaign_id: int, *, sent: int, failed: int,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -49,7 +48,6 @@ RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
 IN_FLIGHT = 2             # batches being sent at once
 SLICE = 100               # readers rendered together
 SLICES_AHEAD = 3          # rendered slices a batch may have waiting for the relay
-_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
 @dataclass(slots=True)
@@ -183,25 +181,23 @@ def outcome(engine: Engine, subscriber_id: int, attempts_before: int, reply: Rep
     return Outcome(subscriber_id, DeliveryStatus.FAILED, reply.code, reply.text)
 
 
-def hard_bounce(found: Outcome) -> str | None:
-    """The enhanced status code of a "no such mailbox" answer (5.1.x), else None."""
-    if found.status is not DeliveryStatus.FAILED or (found.code or 0) < 500:
-        return None
-    match = _ENHANCED.match(found.response or "")
-    return match.group(1) if match and match.group(1).startswith("5.1.") else None
+def refusals(outcomes: Sequence[Outcome]) -> list[tuple[int, int, str]]:
+    """The permanent (5xx) answers among ``outcomes``: (subscriber id, code, answer)."""
+    return [(o.subscriber_id, o.code, o.response or "") for o in outcomes
+            if o.status is DeliveryStatus.FAILED and o.code is not None and o.code >= 500]
 
 
 def record(engine: Engine, campaign_id: int, outcomes: Sequence[Outcome],
            delivery: dict[str, object]) -> None:
-    """Write outcomes, synchronous hard bounces and progress in one short transaction."""
+    """Write outcomes, what permanent refusals mean (bounces) and progress in one transaction."""
     now = utcnow()
-    bounces = [(o.subscriber_id, code, o.response or "") for o in outcomes
-               if (code := hard_bounce(o)) is not None]
+    refused = refusals(outcomes)
     sent = sum(1 for o in outcomes if o.status is DeliveryStatus.SENT)
     failed = sum(1 for o in outcomes if o.status is DeliveryStatus.FAILED)
     with engine.db.write() as conn:
         ledger.record(conn, campaign_id, outcomes, now)
-        ledger.record_hard_bounces(conn, campaign_id, bounces, now)
+        if refused and engine.refusals is not None:
+            engine.refusals(conn, campaign_id, refused, now)
         ledger.progress(conn, campaign_id, sent=sent, failed=failed, delivery=delivery,
                         now=now)
 
