@@ -34,7 +34,7 @@ from tidings.db.types import utcnow
 from tidings.delivery.engine import Engine, holder_is_dead
 from tidings.delivery.rendering import BatchRenderer
 from tidings.delivery.smtp import Reply
-from tidings.delivery.transport import UNSENT, Job, Ticket
+from tidings.delivery.transport import UNSENT, Job, RelayHealth, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.domain.errors import TidingsError
@@ -221,13 +221,16 @@ class _Meter:
         (t0, n0), (t1, n1) = self.samples[0], self.samples[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def snapshot(self, holder: str, state: str) -> dict[str, object]:
+    def snapshot(self, holder: str, state: str,
+                 relays: Sequence[RelayHealth] = ()) -> dict[str, object]:
         remaining = max(0, self.total - self.sent - self.failed - self.skipped)
         rate = self.rate()
         found: dict[str, object] = {
             "skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
             "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
-            "state": state}
+            "state": state, "relays": [r.as_dict() for r in relays if r.error]}
+        if state == "sending" and relays and all(r.backing_off for r in relays):
+            found["state"] = "backing off"
         if self.error:
             found.update(state="error", error=self.error)
         return found
@@ -247,6 +250,8 @@ class CampaignRun:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._meter: _Meter | None = None
+        self._answered = 0     # messages sent or failed in this run (progress)
+        self._idle = False     # waiting for retries with nothing handed to a relay
 
     async def run(self) -> None:
         engine = self.engine
@@ -330,13 +335,23 @@ class CampaignRun:
     def _pause_with(self, error: str) -> None:
         assert self._meter is not None
         self._meter.error = error
-        record(self.engine, self.campaign_id, [], self._meter.snapshot(self.engine.holder,
-                                                                       "error"))
+        record(self.engine, self.campaign_id, [], self._meter.snapshot(
+            self.engine.holder, "error", self.engine.transport.health()))
         with contextlib.suppress(TidingsError):
             sending.pause(self.engine.db, str(self.campaign_id), actor="worker")
 
     def _heard(self, found: Outcome) -> None:
         self._pending.append(found)  # the list is swapped by each flush: no bound append
+        if found.status is not DeliveryStatus.RETRY:
+            self._answered += 1
+
+    def _stalled(self, seconds: float) -> str:
+        """Why the run pauses itself after ``seconds`` without progress."""
+        troubles = [f"{h.name}: {h.error}" for h in self.engine.transport.health() if h.error]
+        return (f"Paused after {seconds:.0f} s without any message answered while messages "
+                "were waiting for a relay (TIDINGS_STALL_TIMEOUT); last relay errors: "
+                + ("; ".join(troubles) or "none (the relays did not answer)")
+                + ". Resume the campaign once the relay works again.")
 
     async def _idle_or_done(self) -> bool:
         """Nothing to claim now: finish if nothing is left, else wait for retries."""
@@ -350,6 +365,7 @@ class CampaignRun:
                         ledger.next_retry_at(conn, self.campaign_id))
 
         open_rows, next_at = await asyncio.to_thread(check)
+        self._idle = True
         if open_rows == 0:
             self.finished = await asyncio.to_thread(sending.finish, self.engine.db,
                                                     self.campaign_id)
@@ -359,26 +375,39 @@ class CampaignRun:
         wait = 0.5 if next_at is None else (next_at - utcnow()).total_seconds()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=min(max(wait, 0.01), 0.5))
+        self._idle = False
         return False
 
     async def _watch(self) -> None:
-        """Stop when the campaign is no longer running or the lease was lost."""
-        renewed = time.monotonic()
+        """Stop when the campaign is no longer running or the lease was lost; pause it
+        when messages wait for a relay and none is answered for ``stall_timeout``."""
+        renewed = moved = time.monotonic()
+        answered = self._answered
         while not self.stop.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
+            now = time.monotonic()
+            if self._answered != answered or self._idle:
+                answered, moved = self._answered, now
+            elif now - moved >= self.engine.stall_timeout:
+                reason = self._stalled(now - moved)
+                log.error("campaign %s: %s", self.campaign_id, reason)
+                await asyncio.to_thread(self._pause_with, reason)
+                self.halt()
+                return
             status = await asyncio.to_thread(self._status)
             if status is not CampaignStatus.RUNNING:
                 log.info("campaign %s is %s: stopping", self.campaign_id, status)
-                self._halt()
+                self.halt()
                 return
             if time.monotonic() - renewed >= RENEW_INTERVAL:
                 renewed = time.monotonic()
                 if not await asyncio.to_thread(take_lease, self.engine, self.campaign_id):
                     log.error("campaign %s: another worker took it over", self.campaign_id)
-                    self._halt()
+                    self.halt()
                     return
 
-    def _halt(self) -> None:
+    def halt(self) -> None:
+        """Stop: withdraw what no relay has started on; the rest finishes and is recorded."""
         self.stop.set()
         for ticket in list(self._tickets):
             ticket.cancel()
@@ -404,7 +433,8 @@ class CampaignRun:
                                                    meter.skipped + skipped)
         try:
             await asyncio.to_thread(record, self.engine, self.campaign_id, outcomes,
-                                    meter.snapshot(self.engine.holder, state))
+                                    meter.snapshot(self.engine.holder, state,
+                                                   self.engine.transport.health()))
         except Exception:
             meter.sent, meter.failed, meter.skipped = (meter.sent - sent, meter.failed - failed,
                                                        meter.skipped - skipped)

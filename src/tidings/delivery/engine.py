@@ -92,6 +92,7 @@ class Engine:
     batch_size: int = 1000
     max_rate: float | None = None  # messages per second the transport allows, if limited
     lease_ttl: float = 30.0
+    stall_timeout: float = 900.0  # seconds without an answer while messages wait: pause
     render_pool: RenderPool | None = None  # processes that render; None: render inline
     refusals: RefusalHandler | None = None  # None: refusals are only ledgered
     own_db: bool = False  # ``db`` was opened for the engine: dispose of it when done

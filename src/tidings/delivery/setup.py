@@ -67,4 +67,4 @@ def engine_for(runtime: Runtime, *, transport: Transport | None = None,
         build_system=compose.system_builder(settings.base_url, settings.mail_domain,
                                             runtime.tokens),
         max_rate=max_rate(settings), render_pool=RenderPool(count) if count else None,
-        refusals=bounces.smtp_refusals(db))
+        refusals=bounces.smtp_refusals(db), stall_timeout=settings.stall_timeout)

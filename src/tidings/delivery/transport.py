@@ -23,6 +23,25 @@ from tidings.delivery.smtp import Reply
 UNSENT = Reply(0, "not sent")
 
 
+@dataclass(frozen=True, slots=True)
+class RelayHealth:
+    """How a relay is doing, for the campaign status.
+
+    ``error`` is its last failure (a refused or dropped connection, a 4xx answer)
+    since it last accepted a message, ``error_at`` when (Unix time), ``backing_off``
+    the seconds until it is tried again (0: it is not backing off).
+    """
+
+    name: str
+    error: str | None
+    error_at: float | None
+    backing_off: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"relay": self.name, "error": self.error, "error_at": self.error_at,
+                "backing_off": round(self.backing_off, 1)}
+
+
 @dataclass(slots=True, eq=False)
 class Job:
     """One message for one recipient. ``key`` identifies it for the caller.
@@ -97,3 +116,5 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
     def describe(self) -> str: ...
+
+    def health(self) -> list[RelayHealth]: ...

@@ -76,7 +76,7 @@ class Worker:
             await self._loop(stop)
         finally:
             for run, _task in self.runs.values():
-                run.stop.set()
+                run.halt()
             await asyncio.gather(*(t for _r, t in self.runs.values()), return_exceptions=True)
             for task in helpers:
                 task.cancel()
