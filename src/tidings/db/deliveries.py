@@ -21,17 +21,18 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from tidings.db import audience
+from tidings.db import audience, idsets
 from tidings.db.idsets import among
 from tidings.db.tables import campaigns, deliveries, subscribers, subscriptions
-from tidings.db.upsert import upsert
 from tidings.domain.deliveries import DeliveryStatus
 
 CLAIMED = str(DeliveryStatus.CLAIMED)
@@ -126,11 +127,22 @@ def claim_new(conn: Connection, campaign_id: int, list_ids: Sequence[int], *, af
         .order_by(subscribers.c.id).limit(limit)).all()
     if not rows:
         return [], None
-    values = [{"campaign_id": campaign_id, "subscriber_id": r.id, "status": CLAIMED,
-               "attempts": 0, "updated_at": now} for r in rows]
-    stmt = upsert(conn, deliveries, values, index=["campaign_id", "subscriber_id"])
-    claimed = set(conn.execute(stmt.returning(deliveries.c.subscriber_id)).scalars())
+    claimed = _ledger(conn, campaign_id, [r.id for r in rows], CLAIMED, now)
     return _readers(conn, [r for r in rows if r.id in claimed], list_ids), rows[-1].id
+
+
+def _ledger(conn: Connection, campaign_id: int, ids: Sequence[int], status: str,
+            now: datetime) -> set[int]:
+    """Add ledger rows for ``ids`` not in it yet; return the ids added."""
+    found = idsets.rows(conn.dialect.name, ids)
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(deliveries).from_select(
+        ["campaign_id", "subscriber_id", "status", "attempts", "updated_at"],
+        select(literal(campaign_id), found.c.value, literal(status), literal(0),
+               literal(now, deliveries.c.updated_at.type))
+        .where(true()))  # SQLite: a WHERE tells the upsert's ON from a join's
+    stmt = stmt.on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+    return set(conn.execute(stmt.returning(deliveries.c.subscriber_id)).scalars())
 
 
 def skip_opted_out(conn: Connection, campaign_id: int, list_ids: Sequence[int], *,
@@ -154,10 +166,7 @@ def skip_opted_out(conn: Connection, campaign_id: int, list_ids: Sequence[int], 
                ~_eligible(list_ids))).scalars())
     if not ids:
         return 0
-    values = [{"campaign_id": campaign_id, "subscriber_id": sid, "status": SKIPPED,
-               "attempts": 0, "updated_at": now} for sid in ids]
-    stmt = upsert(conn, deliveries, values, index=["campaign_id", "subscriber_id"])
-    return len(conn.execute(stmt.returning(deliveries.c.subscriber_id)).all())
+    return len(_ledger(conn, campaign_id, ids, SKIPPED, now))
 
 
 def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *,

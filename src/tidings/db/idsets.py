@@ -15,14 +15,27 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 
 def among(dialect: str, column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
     """``column`` is one of ``ids``, with one bound parameter whatever their number."""
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(column.type)))
-    found = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String)) \
+    return column.in_(select(rows(dialect, ids).c.value))
+
+
+def rows(dialect: str, ids: Iterable[int]) -> TableValuedAlias:
+    """``ids`` as a table of one column, ``value``, from one bound parameter.
+
+    Inserting a batch of ledger rows with ``INSERT ... SELECT`` from it costs one
+    cached statement; a multi-row ``VALUES`` of a thousand rows was compiled anew by
+    SQLAlchemy for every batch (a tenth of a second each).
+    """
+    if dialect == "postgresql":
+        return func.unnest(bindparam(None, list(ids), type_=ARRAY(BigInteger))) \
+            .table_valued("value").render_derived()
+    return func.json_each(bindparam(None, json.dumps(list(ids)), type_=String)) \
         .table_valued("value")
-    return column.in_(select(found.c.value))
