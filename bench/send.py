@@ -158,6 +158,9 @@ def run_case(directory: Path, uid: str, port: int) -> dict[str, object]:
         stop = asyncio.Event()
         worker = Worker(engine, outbox=False, schedules=False, heartbeat=False)
         task = asyncio.create_task(worker.run(stop))
+        # A worker waits for campaigns with its render processes started, as a running
+        # `tidings serve` or `tidings worker` does; the campaign starts once it is ready.
+        await worker.ready.wait()
         start = time.perf_counter()
         # Through the engine's own connections, as the worker and `send --wait` do.
         await asyncio.to_thread(sending.start, engine.db, uid)

@@ -62,11 +62,15 @@ class Worker:
         self.schedules = schedules
         self.heartbeat = heartbeat
         self.runs: dict[int, tuple[CampaignRun, asyncio.Task[None]]] = {}
+        self.ready = asyncio.Event()  # set once the transport and render processes are up
 
     async def run(self, stop: asyncio.Event) -> None:
         engine = self.engine
         fix_mmap_threshold()
         await engine.transport.start()
+        if engine.render_pool is not None:
+            await engine.render_pool.warm()
+        self.ready.set()
         log.info("worker %s started; mail goes to %s", engine.holder,
                  engine.transport.describe())
         helpers = []
