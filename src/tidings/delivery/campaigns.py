@@ -383,12 +383,14 @@ class CampaignRun:
         when messages wait for a relay and none is answered for ``stall_timeout``."""
         renewed = moved = time.monotonic()
         answered = self._answered
+        rate = self.engine.max_rate  # a slow rate limit is not a stall: allow three gaps
+        stall = max(self.engine.stall_timeout, 3 / rate if rate else 0.0)
         while not self.stop.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
             now = time.monotonic()
             if self._answered != answered or self._idle:
                 answered, moved = self._answered, now
-            elif now - moved >= self.engine.stall_timeout:
+            elif now - moved >= stall:
                 reason = self._stalled(now - moved)
                 log.error("campaign %s: %s", self.campaign_id, reason)
                 await asyncio.to_thread(self._pause_with, reason)
