@@ -17,6 +17,7 @@ from tests.delivery.conftest import (
 from tests.delivery.test_cli import tidings
 from tests.support.smtp_sink import SmtpSink
 from tidings.bootstrap import Runtime
+from tidings.delivery.retry import RetryPolicy
 from tidings.domain.campaigns import CampaignStatus
 from tidings.services import campaigns, sending
 
@@ -71,7 +72,9 @@ def test_a_relay_answering_4xx_to_everything_pauses_and_resume_finishes(
     for email in emails:
         sink.script(email, *["451 4.3.0 Queue full, try later"] * 20)
     campaign = started(runtime.db)
-    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=2"),
+    # Enough attempts that no reader gives up before the campaign pauses.
+    patient = RetryPolicy(base=0.2, factor=2.0, cap=5.0, max_attempts=50)
+    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=2"), policy=patient,
                            stall_timeout=1.0))
     wait_until(paused(runtime, campaign.uid), what="the campaign to pause itself")
     assert "451 4.3.0 Queue full" in (sending.progress(runtime.db, campaign.uid).error or "")

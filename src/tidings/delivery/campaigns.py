@@ -252,6 +252,7 @@ class CampaignRun:
         self._meter: _Meter | None = None
         self._answered = 0     # messages sent or failed in this run (progress)
         self._idle = False     # waiting for retries with nothing handed to a relay
+        self._flushing = asyncio.Lock()
 
     async def run(self) -> None:
         engine = self.engine
@@ -267,10 +268,10 @@ class CampaignRun:
                 ticket.cancel()
             if self._in_flight:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
-            for task in (watcher, flusher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await flusher  # ends after the write it may be doing: never cut one short
             await self._flush("finished" if self.finished else "stopped")
             await asyncio.to_thread(self._release)
 
@@ -297,7 +298,7 @@ class CampaignRun:
             # A template that cannot be compiled will not compile on retry either:
             # pause, and say why where the UI and `campaigns status` look.
             log.error("campaign %s cannot be built, pausing it: %s", campaign.uid, exc.message)
-            await asyncio.to_thread(self._pause_with, exc.message)
+            await self._pause(exc.message)
             return
         renderer = BatchRenderer(compiled, f"{campaign.id}:{campaign.updated_at}",
                                  engine.render_pool)
@@ -332,13 +333,14 @@ class CampaignRun:
         finally:
             self._slots.release()
 
-    def _pause_with(self, error: str) -> None:
+    async def _pause(self, error: str) -> None:
+        """Pause the campaign, with ``error`` in its progress for the operator to read."""
         assert self._meter is not None
-        self._meter.error = error
-        record(self.engine, self.campaign_id, [], self._meter.snapshot(
-            self.engine.holder, "error", self.engine.transport.health()))
+        self._meter.error = error  # every write of the progress from now on carries it
+        await self._flush("error")
         with contextlib.suppress(TidingsError):
-            sending.pause(self.engine.db, str(self.campaign_id), actor="worker")
+            await asyncio.to_thread(sending.pause, self.engine.db, str(self.campaign_id),
+                                    actor="worker")
 
     def _heard(self, found: Outcome) -> None:
         self._pending.append(found)  # the list is swapped by each flush: no bound append
@@ -393,7 +395,7 @@ class CampaignRun:
             elif now - moved >= stall:
                 reason = self._stalled(now - moved)
                 log.error("campaign %s: %s", self.campaign_id, reason)
-                await asyncio.to_thread(self._pause_with, reason)
+                await self._pause(reason)
                 self.halt()
                 return
             status = await asyncio.to_thread(self._status)
@@ -419,11 +421,18 @@ class CampaignRun:
             return db_campaigns.status_of(conn, self.campaign_id)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            await self._flush("sending")
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), FLUSH_INTERVAL)
+            if not self.stop.is_set():
+                await self._flush("sending")
 
     async def _flush(self, state: str) -> None:
+        """Write what was heard since the last flush, and the progress (one at a time)."""
+        async with self._flushing:
+            await self._write(state)
+
+    async def _write(self, state: str) -> None:
         if self._meter is None:
             return
         outcomes, self._pending = self._pending, []
