@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
             "when no SMTP relay is set. Default: `<data_dir>/outbox`.", None),
     Setting("global_rate", "Global cap on outgoing messages per second across all relays; 0 "
             "means no cap.", 0.0),
+    Setting("stall_timeout", "Seconds a running campaign may go without any message answered "
+            "while it has messages waiting for a relay (all relays refusing connections or "
+            "answering 4xx) before the worker pauses it, saying why.", 900.0),
     Setting("inline_worker", "Whether `tidings serve` runs the delivery worker in its own "
             "process (`true`) or leaves it to `tidings worker` (`false`).", True),
     Setting("cors_origins", "Origins (space or comma separated) allowed to post the embeddable "
@@ -92,6 +95,7 @@ class Settings(BaseModel):
     smtp_url: str
     outbox_dir: Path
     global_rate: float
+    stall_timeout: float
     inline_worker: bool
     cors_origins: tuple[str, ...]
     log_level: str
@@ -112,6 +116,13 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
         if scheme in ("postgresql", "postgres"):
             return "postgresql+psycopg" + value[len(scheme):]
+        return value
+
+    @field_validator("stall_timeout")
+    @classmethod
+    def _check_stall_timeout(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("must be a number of seconds above 0")
         return value
 
     @field_validator("log_level")

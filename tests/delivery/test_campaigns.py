@@ -28,9 +28,10 @@ from tidings.db.tables import bounces, deliveries, leases
 from tidings.delivery.rendering import RenderPool
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
+from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
 from tidings.domain.timezones import utcnow
-from tidings.services import campaigns, sending
+from tidings.services import campaigns, runtime_settings, sending, subscribers, suppressions
 
 
 def finished(runtime: Runtime, uid: str) -> Callable[[], bool]:
@@ -101,11 +102,42 @@ def test_permanent_refusals_are_recorded_once_and_never_retried(
     with runtime.db.read() as conn:
         failed = {r.subscriber_id: r for r in conn.execute(
             select(deliveries).where(deliveries.c.status == "failed"))}
-        hard = conn.execute(select(bounces)).all()
     assert failed[3].smtp_code == 550 and "5.1.1" in (failed[3].smtp_response or "")
     assert failed[6].smtp_code == 554 and failed[6].attempts == 1
-    assert [(b.subscriber_id, b.kind, b.source, b.status_code) for b in hard] == [
-        (3, "hard", "smtp", "5.1.1")]
+
+
+def test_refusals_while_sending_are_handled_like_returned_bounces(
+        runtime: Runtime, sink: SmtpSink, run_worker: Callable[..., Running]) -> None:
+    emails = audience(runtime.db, 8)
+    runtime_settings.update(runtime.db, {"bounce.soft_threshold": 1})
+    sink.script(emails[1], "550 5.1.1 <r0001@example.com>: Recipient address rejected: "
+                           "User unknown", stage="rcpt")
+    sink.script(emails[3], "552 5.2.2 Mailbox full")
+    sink.script(emails[5], "550 5.7.26 Unauthenticated email is not accepted (DMARC)")
+    sink.script(emails[6], "451 4.3.0 Try again later")  # retried, not a bounce
+    campaign = started(runtime.db)
+    run_worker(make_engine(runtime, smtp_transport(sink.url + "?pool=2")))
+    wait_until(finished(runtime, campaign.uid), what="the campaign to finish")
+    with runtime.db.read() as conn:
+        found = [(b.subscriber_id, b.kind, b.source, b.status_code, b.campaign_id)
+                 for b in conn.execute(select(bounces).order_by(bounces.c.subscriber_id))]
+    assert found == [(2, "hard", "smtp", "5.1.1", campaign.id),
+                     (4, "soft", "smtp", "5.2.2", campaign.id),
+                     (6, "sender_config", "smtp", "5.7.26", campaign.id)]
+
+    def status(email: str) -> SubscriberStatus:
+        return subscribers.get(runtime.db, email).status
+
+    # Hard: blocklisted and suppressed at once, as a returned DSN would do.
+    assert status(emails[1]) is SubscriberStatus.BLOCKLISTED
+    assert suppressions.is_suppressed(runtime.db, emails[1])
+    # Soft: counted; here the threshold is one, so blocklisted but not suppressed.
+    assert status(emails[3]) is SubscriberStatus.BLOCKLISTED
+    assert not suppressions.is_suppressed(runtime.db, emails[3])
+    # The sender's configuration is at fault, never the reader.
+    assert status(emails[5]) is SubscriberStatus.ENABLED
+    assert status(emails[6]) is SubscriberStatus.ENABLED
+    assert len(sink.to(emails[6])) == 1
 
 
 def test_pause_stops_sending_and_resume_finishes_without_gaps_or_repeats(

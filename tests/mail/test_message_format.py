@@ -56,6 +56,17 @@ def test_raw_bytes_are_7bit_crlf_and_short_lined(sender: Sender, tokens: TokenSi
     assert max(map(len, body.split(b"\r\n"))) <= 76
 
 
+def test_no_line_starts_with_a_dot_so_the_message_is_smtp_data_as_is(
+        sender: Sender, tokens: TokenSigner) -> None:
+    raw = render(sender, tokens, make_recipient(name=".Dot"),
+                 subject=".{{ subscriber.name }}", body_format=BodyFormat.HTML,
+                 body="<p>.{{ subscriber.name }}</p>\n<pre>\n.\n..\n.x</pre>" + "x." * 200)
+    assert not raw.startswith(b".") and b"\n." not in raw
+    html = parse(raw).get_body(("html",))
+    assert b"\n=2E" in raw  # the dots are there, escaped
+    assert html is not None and ">..Dot</p>" in html.get_content()
+
+
 def test_required_headers_appear_once(sender: Sender, tokens: TokenSigner) -> None:
     message = parse(render(sender, tokens))
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Id",

@@ -108,10 +108,12 @@ def test_date_is_utc_rfc5322() -> None:
     assert headers.date(0) == "Thu, 01 Jan 1970 00:00:00 +0000"
 
 
-@given(st.text(max_size=300))
+@given(st.text(alphabet=st.characters(max_codepoint=0x17f) | st.sampled_from(".\n"),
+               max_size=300))
 def test_quoted_printable_round_trips_in_short_crlf_lines(value: str) -> None:
     encoded = mime.qp(value)
     assert encoded.isascii()
+    assert not encoded.startswith(b".") and b"\n." not in encoded  # DATA content as is
     assert not encoded or encoded.endswith(b"\r\n")
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
     assert b"\n" not in encoded.replace(b"\r\n", b"")
@@ -146,8 +148,11 @@ def test_encoded_words_round_trip_any_text_within_75_characters(value: str, name
     # binascii alone makes a 77-character line of this:
     "xxxxx\n\t=.xxxxxxxxxx.\téé=xxxxx\t \t   é\txxxxxé xxxxxé.a \n\n=\né=xxxxx=\n=.xxxxx",
     "x" * 76,  # 76 characters and then the soft break
+    "." + "x" * 74 + ".x.",  # dots that start lines once escaped and wrapped
+    "x" * 75 + "." * 80,
 ])
 def test_quoted_printable_lines_never_exceed_76(value: str) -> None:
     encoded = mime.qp(value)
     assert max(map(len, encoded.split(b"\r\n"))) <= 76
+    assert not any(line.startswith(b".") for line in encoded.split(b"\r\n"))
     assert mime.decode_qp(encoded) == value

@@ -149,6 +149,11 @@ class SmtpSink:
         with self.lock:
             self._scripts[(address.lower(), stage)].extend(replies)
 
+    def unscript(self) -> None:
+        """Forget every scripted reply: accept everything from now on."""
+        with self.lock:
+            self._scripts.clear()
+
     def next_reply(self, address: str, *, stage: str) -> str | None:
         with self.lock:
             queue = self._scripts.get((address.lower(), stage))

@@ -11,7 +11,7 @@ from rich.table import Table
 from tidings.cli import context, follow
 from tidings.cli.files import read_text
 from tidings.cli.output import console, print_json
-from tidings.domain.campaigns import BodyFormat
+from tidings.domain.campaigns import BodyFormat, CampaignStatus
 from tidings.services import campaigns, scheduling, segments, sending, templates
 
 app = typer.Typer(help="Create, send and follow campaigns.", no_args_is_help=True)
@@ -71,6 +71,14 @@ def _show(found: sending.Progress, as_json: bool) -> None:
                   str(found.remaining), f"{found.rate:.0f}/s",
                   "-" if found.eta is None else f"{found.eta:.0f} s")
     console.print(table)
+    if found.status is CampaignStatus.RUNNING:
+        for relay in found.relays:
+            backing = float(relay.get("backing_off") or 0)
+            console.print(f"Relay {relay.get('relay')}: {relay.get('error')}"
+                          + (f" (backing off, next try in {backing:.0f} s)" if backing else ""),
+                          markup=False)
+    if found.error and found.status is CampaignStatus.PAUSED:
+        console.print(f"Paused by the worker: {found.error}", markup=False)
 
 
 @app.command("send")

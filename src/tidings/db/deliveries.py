@@ -21,20 +21,20 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    insert,
+    literal,
     or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from tidings.db import audience
-from tidings.db.tables import bounces, campaigns, deliveries, subscribers, subscriptions
-from tidings.db.upsert import upsert
+from tidings.db import audience, idsets
+from tidings.db.idsets import among
+from tidings.db.tables import campaigns, deliveries, subscribers, subscriptions
 from tidings.domain.deliveries import DeliveryStatus
 
-_IN_CHUNK = 2000  # ids per IN list (SQLite allows 32,766 variables a statement)
 CLAIMED = str(DeliveryStatus.CLAIMED)
 RETRY = str(DeliveryStatus.RETRY)
 SKIPPED = str(DeliveryStatus.SKIPPED)
@@ -103,7 +103,7 @@ def _readers(conn: Connection, rows: Sequence[Any], list_ids: Sequence[int],
     on: dict[int, list[int]] = {}
     for sid, lid in conn.execute(
             select(subscriptions.c.subscriber_id, subscriptions.c.list_id)
-            .where(subscriptions.c.subscriber_id.in_(ids),
+            .where(among(conn.dialect.name, subscriptions.c.subscriber_id, ids),
                    subscriptions.c.list_id.in_(list(list_ids)),
                    subscriptions.c.status == "confirmed")):
         on.setdefault(sid, []).append(lid)
@@ -127,11 +127,22 @@ def claim_new(conn: Connection, campaign_id: int, list_ids: Sequence[int], *, af
         .order_by(subscribers.c.id).limit(limit)).all()
     if not rows:
         return [], None
-    values = [{"campaign_id": campaign_id, "subscriber_id": r.id, "status": CLAIMED,
-               "attempts": 0, "updated_at": now} for r in rows]
-    stmt = upsert(conn, deliveries, values, index=["campaign_id", "subscriber_id"])
-    claimed = set(conn.execute(stmt.returning(deliveries.c.subscriber_id)).scalars())
+    claimed = _ledger(conn, campaign_id, [r.id for r in rows], CLAIMED, now)
     return _readers(conn, [r for r in rows if r.id in claimed], list_ids), rows[-1].id
+
+
+def _ledger(conn: Connection, campaign_id: int, ids: Sequence[int], status: str,
+            now: datetime) -> set[int]:
+    """Add ledger rows for ``ids`` not in it yet; return the ids added."""
+    found = idsets.rows(conn.dialect.name, ids)
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(deliveries).from_select(
+        ["campaign_id", "subscriber_id", "status", "attempts", "updated_at"],
+        select(literal(campaign_id), found.c.value, literal(status), literal(0),
+               literal(now, deliveries.c.updated_at.type))
+        .where(true()))  # SQLite: a WHERE tells the upsert's ON from a join's
+    stmt = stmt.on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+    return set(conn.execute(stmt.returning(deliveries.c.subscriber_id)).scalars())
 
 
 def skip_opted_out(conn: Connection, campaign_id: int, list_ids: Sequence[int], *,
@@ -155,10 +166,7 @@ def skip_opted_out(conn: Connection, campaign_id: int, list_ids: Sequence[int], 
                ~_eligible(list_ids))).scalars())
     if not ids:
         return 0
-    values = [{"campaign_id": campaign_id, "subscriber_id": sid, "status": SKIPPED,
-               "attempts": 0, "updated_at": now} for sid in ids]
-    stmt = upsert(conn, deliveries, values, index=["campaign_id", "subscriber_id"])
-    return len(conn.execute(stmt.returning(deliveries.c.subscriber_id)).all())
+    return len(_ledger(conn, campaign_id, ids, SKIPPED, now))
 
 
 def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *,
@@ -175,18 +183,21 @@ def claim_retries(conn: Connection, campaign_id: int, list_ids: Sequence[int], *
     due = list(attempts)
     if not due:
         return [], 0
+    dialect = conn.dialect.name
     rows = conn.execute(select(*_READER_COLUMNS)
-                        .where(subscribers.c.id.in_(due), _eligible(list_ids),
+                        .where(among(dialect, subscribers.c.id, due), _eligible(list_ids),
                                _in_segment(conn, campaign_id))
                         .order_by(subscribers.c.id)).all()
     eligible = {r.id for r in rows}
     gone = [sid for sid in due if sid not in eligible]
     key = and_(deliveries.c.campaign_id == campaign_id, deliveries.c.status == RETRY)
     if eligible:
-        conn.execute(update(deliveries).where(key, deliveries.c.subscriber_id.in_(eligible))
+        conn.execute(update(deliveries)
+                     .where(key, among(dialect, deliveries.c.subscriber_id, eligible))
                      .values(status=CLAIMED, updated_at=now))
     if gone:
-        conn.execute(update(deliveries).where(key, deliveries.c.subscriber_id.in_(gone))
+        conn.execute(update(deliveries)
+                     .where(key, among(dialect, deliveries.c.subscriber_id, gone))
                      .values(status=SKIPPED, updated_at=now, next_attempt_at=None))
     return _readers(conn, rows, list_ids, attempts), len(gone)
 
@@ -250,8 +261,9 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
            now: datetime) -> None:
     """Write a batch of outcomes (rows must still be claimed).
 
-    Accepted messages, nearly all of them, are one ``UPDATE ... IN`` per reply code
-    (their answer text is not kept); the others one ``executemany``.
+    Accepted messages, nearly all of them, are one ``UPDATE`` per reply code with
+    their ids bound as one value (their answer text is not kept); the others one
+    ``executemany``.
     """
     accepted: dict[int | None, list[int]] = {}
     others = []
@@ -261,14 +273,13 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
         else:
             others.append(o)
     for code, ids in accepted.items():
-        for start in range(0, len(ids), _IN_CHUNK):
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == CLAIMED,
-                       deliveries.c.subscriber_id.in_(ids[start:start + _IN_CHUNK]))
-                .values(status=str(DeliveryStatus.SENT), attempts=deliveries.c.attempts + 1,
-                        smtp_code=code, smtp_response=None, next_attempt_at=None,
-                        sent_at=now, updated_at=now))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.campaign_id == campaign_id, deliveries.c.status == CLAIMED,
+                   among(conn.dialect.name, deliveries.c.subscriber_id, ids))
+            .values(status=str(DeliveryStatus.SENT), attempts=deliveries.c.attempts + 1,
+                    smtp_code=code, smtp_response=None, next_attempt_at=None,
+                    sent_at=now, updated_at=now))
     if not others:
         return
     conn.execute(_RECORD, [
@@ -277,16 +288,6 @@ def record(conn: Connection, campaign_id: int, outcomes: Sequence[Outcome],
          "b_response": o.response[:512] if o.response else None, "b_next": o.next_attempt_at,
          "b_sent_at": None, "b_now": now}
         for o in others])
-
-
-def record_hard_bounces(conn: Connection, campaign_id: int,
-                        found: Sequence[tuple[int, str, str]], now: datetime) -> None:
-    """Store synchronous hard bounces: (subscriber id, status code, diagnostic)."""
-    if found:
-        conn.execute(insert(bounces), [
-            {"subscriber_id": sid, "campaign_id": campaign_id, "kind": "hard",
-             "source": "smtp", "status_code": code, "diagnostic": text, "created_at": now}
-            for sid, code, text in found])
 
 
 def progress(conn: Connection, campaign_id: int, *, sent: int, failed: int,

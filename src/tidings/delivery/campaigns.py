@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -34,7 +33,7 @@ from tidings.db.deliveries import Outcome, Reader
 from tidings.delivery.engine import Engine, holder_is_dead
 from tidings.delivery.rendering import BatchRenderer
 from tidings.delivery.smtp import Reply
-from tidings.delivery.transport import UNSENT, Job, Ticket
+from tidings.delivery.transport import UNSENT, Job, RelayHealth, Ticket
 from tidings.domain.campaigns import Campaign, CampaignStatus
 from tidings.domain.deliveries import DeliveryStatus
 from tidings.domain.errors import TidingsError
@@ -49,7 +48,6 @@ RENEW_INTERVAL = 5.0      # how often the campaign lease is renewed
 IN_FLIGHT = 2             # batches being sent at once
 SLICE = 100               # readers rendered together
 SLICES_AHEAD = 3          # rendered slices a batch may have waiting for the relay
-_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
 
 @dataclass(slots=True)
@@ -153,7 +151,7 @@ async def deliver(engine: Engine, renderer: BatchRenderer, batch: Batch, *,
                 if isinstance(made, str):
                     tell(Outcome(reader.id, DeliveryStatus.FAILED, None, made, attempted=False))
                 else:
-                    ticket.add(made[0], made[1], made[2], reader.id)
+                    ticket.add(made[0], made[1], made[2], reader.id, ready=True)
             if tickets is not None:
                 tickets.add(ticket)
             engine.transport.submit(ticket)
@@ -183,25 +181,23 @@ def outcome(engine: Engine, subscriber_id: int, attempts_before: int, reply: Rep
     return Outcome(subscriber_id, DeliveryStatus.FAILED, reply.code, reply.text)
 
 
-def hard_bounce(found: Outcome) -> str | None:
-    """The enhanced status code of a "no such mailbox" answer (5.1.x), else None."""
-    if found.status is not DeliveryStatus.FAILED or (found.code or 0) < 500:
-        return None
-    match = _ENHANCED.match(found.response or "")
-    return match.group(1) if match and match.group(1).startswith("5.1.") else None
+def refusals(outcomes: Sequence[Outcome]) -> list[tuple[int, int, str]]:
+    """The permanent (5xx) answers among ``outcomes``: (subscriber id, code, answer)."""
+    return [(o.subscriber_id, o.code, o.response or "") for o in outcomes
+            if o.status is DeliveryStatus.FAILED and o.code is not None and o.code >= 500]
 
 
 def record(engine: Engine, campaign_id: int, outcomes: Sequence[Outcome],
            delivery: dict[str, object]) -> None:
-    """Write outcomes, synchronous hard bounces and progress in one short transaction."""
+    """Write outcomes, what permanent refusals mean (bounces) and progress in one transaction."""
     now = utcnow()
-    bounces = [(o.subscriber_id, code, o.response or "") for o in outcomes
-               if (code := hard_bounce(o)) is not None]
+    refused = refusals(outcomes)
     sent = sum(1 for o in outcomes if o.status is DeliveryStatus.SENT)
     failed = sum(1 for o in outcomes if o.status is DeliveryStatus.FAILED)
     with engine.db.write() as conn:
         ledger.record(conn, campaign_id, outcomes, now)
-        ledger.record_hard_bounces(conn, campaign_id, bounces, now)
+        if refused and engine.refusals is not None:
+            engine.refusals(conn, campaign_id, refused, now)
         ledger.progress(conn, campaign_id, sent=sent, failed=failed, delivery=delivery,
                         now=now)
 
@@ -225,13 +221,16 @@ class _Meter:
         (t0, n0), (t1, n1) = self.samples[0], self.samples[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
-    def snapshot(self, holder: str, state: str) -> dict[str, object]:
+    def snapshot(self, holder: str, state: str,
+                 relays: Sequence[RelayHealth] = ()) -> dict[str, object]:
         remaining = max(0, self.total - self.sent - self.failed - self.skipped)
         rate = self.rate()
         found: dict[str, object] = {
             "skipped": self.skipped, "remaining": remaining, "rate": round(rate, 1),
             "eta": round(remaining / rate) if rate > 0 else None, "worker": holder,
-            "state": state}
+            "state": state, "relays": [r.as_dict() for r in relays if r.error]}
+        if state == "sending" and relays and all(r.backing_off for r in relays):
+            found["state"] = "backing off"
         if self.error:
             found.update(state="error", error=self.error)
         return found
@@ -251,6 +250,9 @@ class CampaignRun:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._meter: _Meter | None = None
+        self._answered = 0     # messages sent or failed in this run (progress)
+        self._idle = False     # waiting for retries with nothing handed to a relay
+        self._flushing = asyncio.Lock()
 
     async def run(self) -> None:
         engine = self.engine
@@ -266,10 +268,10 @@ class CampaignRun:
                 ticket.cancel()
             if self._in_flight:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
-            for task in (watcher, flusher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await flusher  # ends after the write it may be doing: never cut one short
             await self._flush("finished" if self.finished else "stopped")
             await asyncio.to_thread(self._release)
 
@@ -296,7 +298,7 @@ class CampaignRun:
             # A template that cannot be compiled will not compile on retry either:
             # pause, and say why where the UI and `campaigns status` look.
             log.error("campaign %s cannot be built, pausing it: %s", campaign.uid, exc.message)
-            await asyncio.to_thread(self._pause_with, exc.message)
+            await self._pause(exc.message)
             return
         renderer = BatchRenderer(compiled, f"{campaign.id}:{campaign.updated_at}",
                                  engine.render_pool)
@@ -331,16 +333,27 @@ class CampaignRun:
         finally:
             self._slots.release()
 
-    def _pause_with(self, error: str) -> None:
+    async def _pause(self, error: str) -> None:
+        """Pause the campaign, with ``error`` in its progress for the operator to read."""
         assert self._meter is not None
-        self._meter.error = error
-        record(self.engine, self.campaign_id, [], self._meter.snapshot(self.engine.holder,
-                                                                       "error"))
+        self._meter.error = error  # every write of the progress from now on carries it
+        await self._flush("error")
         with contextlib.suppress(TidingsError):
-            sending.pause(self.engine.db, str(self.campaign_id), actor="worker")
+            await asyncio.to_thread(sending.pause, self.engine.db, str(self.campaign_id),
+                                    actor="worker")
 
     def _heard(self, found: Outcome) -> None:
         self._pending.append(found)  # the list is swapped by each flush: no bound append
+        if found.status is not DeliveryStatus.RETRY:
+            self._answered += 1
+
+    def _stalled(self, seconds: float) -> str:
+        """Why the run pauses itself after ``seconds`` without progress."""
+        troubles = [f"{h.name}: {h.error}" for h in self.engine.transport.health() if h.error]
+        return (f"Paused after {seconds:.0f} s without any message answered while messages "
+                "were waiting for a relay (TIDINGS_STALL_TIMEOUT); last relay errors: "
+                + ("; ".join(troubles) or "none (the relays did not answer)")
+                + ". Resume the campaign once the relay works again.")
 
     async def _idle_or_done(self) -> bool:
         """Nothing to claim now: finish if nothing is left, else wait for retries."""
@@ -354,6 +367,7 @@ class CampaignRun:
                         ledger.next_retry_at(conn, self.campaign_id))
 
         open_rows, next_at = await asyncio.to_thread(check)
+        self._idle = True
         if open_rows == 0:
             self.finished = await asyncio.to_thread(sending.finish, self.engine.db,
                                                     self.campaign_id)
@@ -363,26 +377,41 @@ class CampaignRun:
         wait = 0.5 if next_at is None else (next_at - utcnow()).total_seconds()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), timeout=min(max(wait, 0.01), 0.5))
+        self._idle = False
         return False
 
     async def _watch(self) -> None:
-        """Stop when the campaign is no longer running or the lease was lost."""
-        renewed = time.monotonic()
+        """Stop when the campaign is no longer running or the lease was lost; pause it
+        when messages wait for a relay and none is answered for ``stall_timeout``."""
+        renewed = moved = time.monotonic()
+        answered = self._answered
+        rate = self.engine.max_rate  # a slow rate limit is not a stall: allow three gaps
+        stall = max(self.engine.stall_timeout, 3 / rate if rate else 0.0)
         while not self.stop.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
+            now = time.monotonic()
+            if self._answered != answered or self._idle:
+                answered, moved = self._answered, now
+            elif now - moved >= stall:
+                reason = self._stalled(now - moved)
+                log.error("campaign %s: %s", self.campaign_id, reason)
+                await self._pause(reason)
+                self.halt()
+                return
             status = await asyncio.to_thread(self._status)
             if status is not CampaignStatus.RUNNING:
                 log.info("campaign %s is %s: stopping", self.campaign_id, status)
-                self._halt()
+                self.halt()
                 return
             if time.monotonic() - renewed >= RENEW_INTERVAL:
                 renewed = time.monotonic()
                 if not await asyncio.to_thread(take_lease, self.engine, self.campaign_id):
                     log.error("campaign %s: another worker took it over", self.campaign_id)
-                    self._halt()
+                    self.halt()
                     return
 
-    def _halt(self) -> None:
+    def halt(self) -> None:
+        """Stop: withdraw what no relay has started on; the rest finishes and is recorded."""
         self.stop.set()
         for ticket in list(self._tickets):
             ticket.cancel()
@@ -392,11 +421,18 @@ class CampaignRun:
             return db_campaigns.status_of(conn, self.campaign_id)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            await self._flush("sending")
+        while not self.stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), FLUSH_INTERVAL)
+            if not self.stop.is_set():
+                await self._flush("sending")
 
     async def _flush(self, state: str) -> None:
+        """Write what was heard since the last flush, and the progress (one at a time)."""
+        async with self._flushing:
+            await self._write(state)
+
+    async def _write(self, state: str) -> None:
         if self._meter is None:
             return
         outcomes, self._pending = self._pending, []
@@ -408,7 +444,8 @@ class CampaignRun:
                                                    meter.skipped + skipped)
         try:
             await asyncio.to_thread(record, self.engine, self.campaign_id, outcomes,
-                                    meter.snapshot(self.engine.holder, state))
+                                    meter.snapshot(self.engine.holder, state,
+                                                   self.engine.transport.health()))
         except Exception:
             meter.sent, meter.failed, meter.skipped = (meter.sent - sent, meter.failed - failed,
                                                        meter.skipped - skipped)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tidings.delivery.smtp import Reply
-from tidings.delivery.transport import Job, Ticket
+from tidings.delivery.transport import Job, RelayHealth, Ticket
 
 ACCEPTED = Reply(250, "2.0.0 Captured")
 
@@ -31,6 +31,9 @@ class CaptureTransport:
         self._counter = itertools.count(1)
         self._queue: asyncio.Queue[Ticket] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+
+    def health(self) -> list[RelayHealth]:
+        return []  # a folder never refuses
 
     def describe(self) -> str:
         return f"capture outbox {self.directory}"

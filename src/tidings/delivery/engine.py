@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection
 
 from tidings.db.database import Database
 from tidings.db.deliveries import Reader
@@ -20,7 +23,10 @@ if TYPE_CHECKING:
 
 
 class Message(Protocol):
-    """A finished message with its envelope (``tidings.mail``'s ``Outgoing``)."""
+    """A finished message with its envelope (``tidings.mail``'s ``Outgoing``).
+
+    ``data`` is SMTP ``DATA`` content as it is: CRLF lines, no line starting with ``.``.
+    """
 
     @property
     def envelope_from(self) -> str: ...
@@ -43,6 +49,10 @@ Composer = Callable[[Database, Campaign], Renderer]
 
 SystemBuilder = Callable[[Database, str, str, dict[str, Any]], Message]
 """Builds a transactional message from an outbox row's (kind, to_email, payload)."""
+
+RefusalHandler = Callable[[Connection, int, Sequence[tuple[int, int, str]], datetime], None]
+"""Acts on a campaign's permanent SMTP refusals, given as (subscriber id, code, answer),
+inside the transaction that ledgers them (``tidings.services.bounces.smtp_refusals``)."""
 
 
 def new_holder() -> str:
@@ -82,7 +92,9 @@ class Engine:
     batch_size: int = 1000
     max_rate: float | None = None  # messages per second the transport allows, if limited
     lease_ttl: float = 30.0
+    stall_timeout: float = 900.0  # seconds without an answer while messages wait: pause
     render_pool: RenderPool | None = None  # processes that render; None: render inline
+    refusals: RefusalHandler | None = None  # None: refusals are only ledgered
     own_db: bool = False  # ``db`` was opened for the engine: dispose of it when done
 
     def chunk_size(self) -> int:

@@ -27,7 +27,7 @@ from tidings.delivery import ratelimit
 from tidings.delivery.ratelimit import Limiter, TokenBucket
 from tidings.delivery.relays import Relay
 from tidings.delivery.smtp import END, LOST, Connection, Reply, SmtpError, stuffed
-from tidings.delivery.transport import Job, Ticket
+from tidings.delivery.transport import UNSENT, Job, RelayHealth, Ticket
 
 log = logging.getLogger("tidings.delivery")
 
@@ -47,10 +47,15 @@ class RelayState:
         self.streak = 0
         self.connections = 0
         self.messages = 0
+        self.error: str | None = None  # the last failure since the last accepted message
+        self.error_at: float | None = None
         self.limiter = Limiter(
             ratelimit.buckets_for(relay.rate, relay.per_minute, relay.per_hour)
             + global_buckets)
         self.changed = asyncio.Event()
+
+    def failed(self, error: str) -> None:
+        self.error, self.error_at = error, time.time()
 
     def throttled(self) -> None:
         self.backoff = min(MAX_COOLDOWN, max(1.0, self.backoff * 2))
@@ -59,6 +64,7 @@ class RelayState:
         self.streak = 0
 
     def accepted(self) -> None:
+        self.error = None
         self.messages += 1
         self.streak += 1
         if self.streak >= RECOVER_AFTER:
@@ -72,6 +78,10 @@ class RelayState:
         wait = self.cooldown_until - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
+
+    def health(self) -> RelayHealth:
+        return RelayHealth(self.relay.name, self.error, self.error_at,
+                           max(0.0, self.cooldown_until - time.monotonic()))
 
 
 class SmtpTransport:
@@ -92,6 +102,9 @@ class SmtpTransport:
 
     def describe(self) -> str:
         return ", ".join(s.relay.name for s in self.relays)
+
+    def health(self) -> list[RelayHealth]:
+        return [s.health() for s in self.relays]
 
     async def start(self) -> None:
         self._ready = asyncio.Event()
@@ -180,11 +193,14 @@ class SmtpTransport:
             try:
                 conn = await Connection.open(state.relay, state.relay.helo or self.helo,
                                              ssl_context=self.ssl_context)
+            except asyncio.CancelledError:
+                job.resolve(UNSENT)
+                raise
             except Exception as exc:  # any set-up failure: keep the job, back off
-                job.taken = False
-                self.queue.appendleft(job)
-                self._ready.set()
+                self._give_back(job)
                 log.warning("cannot use relay %s: %s", state.relay.name, exc)
+                state.failed(f"cannot connect: {exc}" if isinstance(exc, OSError)
+                             else str(exc))
                 state.throttled()
                 await state.cooldown()
                 continue
@@ -206,6 +222,7 @@ class SmtpTransport:
             await conn.quit()
         except (SmtpError, OSError, TimeoutError) as exc:
             log.warning("connection to %s lost: %s", state.relay.name, exc)
+            state.failed(f"connection lost: {exc}")
             for lost in in_flight:
                 lost.resolve(LOST)
             state.throttled()
@@ -218,11 +235,12 @@ class SmtpTransport:
         conn.write(conn.envelope(current.sender, current.recipient, current.data))
         await conn.drain()
         while current is not None:
-            replies = [await conn.read_reply() for _ in range(3)]
+            replies = await conn.read_replies(3)
             refused = next((r for r in replies if not r.ok), None)
             if replies[2].code == 354:
                 # Empty content ends a transaction whose envelope was refused (RFC 2920).
-                payload = [stuffed(current.data), END] if refused is None else [END]
+                payload = [current.data if current.ready else stuffed(current.data), END] \
+                    if refused is None else [END]
             else:
                 payload = [b"RSET\r\n"]
             follow = self._take_ready(state, index)
@@ -238,9 +256,7 @@ class SmtpTransport:
             if 421 in (outcome.code, final.code):
                 if follow is not None:  # the relay closes before reading it: resend elsewhere
                     in_flight.clear()
-                    follow.taken = False
-                    self.queue.appendleft(follow)
-                    self._ready.set()
+                    self._give_back(follow)
                 return
             current = follow
             if current is None:
@@ -255,7 +271,8 @@ class SmtpTransport:
                         in_flight: list[Job]) -> None:
         current: Job | None = in_flight[0]
         while current is not None:
-            outcome = await conn.send(current.sender, current.recipient, current.data)
+            outcome = await conn.send(current.sender, current.recipient, current.data,
+                                      ready=current.ready)
             self._record(state, current, outcome)
             in_flight.clear()
             if outcome.code == 421:
@@ -264,9 +281,20 @@ class SmtpTransport:
             if current is not None:
                 in_flight.append(current)
 
+    def _give_back(self, job: Job) -> None:
+        """Requeue a job none of which reached a relay; withdraw it if its ticket was."""
+        if job.ticket.cancelled or self._closing:
+            job.resolve(UNSENT)
+            return
+        job.taken = False
+        self.queue.appendleft(job)
+        self._ready.set()
+
     def _record(self, state: RelayState, job: Job, outcome: Reply) -> None:
         if outcome.ok:
             state.accepted()
-        elif outcome.code in THROTTLE_CODES:
-            state.throttled()
+        elif outcome.temporary:
+            state.failed(str(outcome))
+            if outcome.code in THROTTLE_CODES:
+                state.throttled()
         job.resolve(outcome)

@@ -52,8 +52,13 @@ def _render_in_worker(key: str, blob: bytes, readers: list[Reader]) -> list[Rend
     return render_all(renderer, readers)
 
 
+def _warm() -> None:
+    import tidings.delivery.compose  # noqa: F401 (what unpickling a campaign needs)
+
+
 class RenderPool:
-    """Worker processes that render; start lazily, close with :meth:`close`."""
+    """Worker processes that render; start with :meth:`warm` or on first use, close
+    with :meth:`close`."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -65,6 +70,22 @@ class RenderPool:
             self._executor = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn"))
         return self._executor
+
+    async def warm(self) -> None:
+        """Start every process and import what rendering needs, before the first campaign.
+
+        A process costs about a second of CPU to start; a worker that waits for
+        campaigns pays it once, not while its first campaign is sending.
+        """
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        try:
+            await asyncio.gather(*(loop.run_in_executor(pool, _warm)
+                                   for _ in range(self.processes)))
+        except BrokenProcessPool:
+            log.error("the render processes did not start; they are tried again when needed")
+            self._executor = None
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def render(self, key: str, blob: bytes, readers: list[Reader]) -> list[Rendered]:
         """Render in a worker process; a dead process pool is replaced next time."""

@@ -13,6 +13,7 @@ from tidings.delivery.engine import Engine
 from tidings.delivery.pool import SmtpTransport
 from tidings.delivery.rendering import RenderPool
 from tidings.delivery.transport import Transport
+from tidings.services import bounces
 
 
 def transport_for(settings: Settings) -> Transport:
@@ -65,4 +66,5 @@ def engine_for(runtime: Runtime, *, transport: Transport | None = None,
         compose=compose.composer(settings.base_url, settings.mail_domain, runtime.tokens),
         build_system=compose.system_builder(settings.base_url, settings.mail_domain,
                                             runtime.tokens),
-        max_rate=max_rate(settings), render_pool=RenderPool(count) if count else None)
+        max_rate=max_rate(settings), render_pool=RenderPool(count) if count else None,
+        refusals=bounces.smtp_refusals(db), stall_timeout=settings.stall_timeout)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 import ssl
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from tidings.domain.errors import ConfigurationError
 CONNECT_TIMEOUT = 30.0
 REPLY_TIMEOUT = 120.0   # RFC 5321 §4.5.3.2 asks for minutes; a stuck relay must not hang us
 _LINE_LIMIT = 64 * 1024
+_KNOWN_REPLIES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +93,11 @@ def content(data: bytes) -> bytes:
     return stuffed(data) + END
 
 
+_UNSAFE = re.compile(r"[\r\n<>\x00]|[^ ] +[^ ]")  # a space inside, not around
+
+
 def _address(address: str) -> str:
-    if any(c in address for c in "\r\n<>\x00") or " " in address.strip():
+    if _UNSAFE.search(address):
         raise ValueError(f"unsafe address in the envelope: {address!r}")
     return address
 
@@ -107,6 +112,8 @@ class Connection:
         self.relay = relay
         self.extensions: dict[str, str] = {}
         self.closed = False
+        # Relays repeat the same few single-line replies ("250 2.1.0 Ok"): parse each once.
+        self._known: dict[bytes, Reply] = {}
 
     @property
     def pipelining(self) -> bool:
@@ -178,19 +185,29 @@ class Connection:
             raise SmtpError(f"{self.relay.name} refused the credentials: {reply}", reply)
 
     async def read_reply(self) -> Reply:
-        lines = []
+        lines: list[str] = []
         while True:
             try:
                 line = await self.reader.readline()
             except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
                 raise SmtpError(f"{self.relay.name}: {exc}") from exc
+            known = self._known.get(line)
+            if known is not None and not lines:
+                return known
             if not line:
                 raise SmtpError(f"{self.relay.name} closed the connection")
             if len(line) < 4 or not line[:3].isdigit():
                 raise SmtpError(f"{self.relay.name} sent a malformed reply {line[:80]!r}")
             lines.append(line[4:].rstrip(b"\r\n").decode("utf-8", "replace"))
             if line[3:4] != b"-":
-                return Reply(int(line[:3]), "\n".join(lines))
+                reply = Reply(int(line[:3]), "\n".join(lines))
+                if len(lines) == 1 and len(self._known) < _KNOWN_REPLIES:
+                    self._known[line] = reply
+                return reply
+
+    async def read_replies(self, count: int) -> list[Reply]:
+        """The next ``count`` replies (the answers to a pipelined group)."""
+        return [await self.read_reply() for _ in range(count)]
 
     async def command(self, line: str) -> Reply:
         self.writer.write(line.encode("utf-8") + b"\r\n")
@@ -207,8 +224,11 @@ class Connection:
         return (f"MAIL FROM:<{_address(sender)}>{params}\r\nRCPT TO:<{_address(recipient)}>"
                 "\r\nDATA\r\n").encode()
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> Reply:
+    async def send(self, sender: str, recipient: str, data: bytes, *,
+                   ready: bool = False) -> Reply:
         """Send one message (its envelope pipelined if offered); return the decisive reply.
+
+        ``ready``: ``data`` needs no dot-stuffing (see :class:`~tidings.delivery.transport.Job`).
 
         A refused ``MAIL`` or ``RCPT`` is returned as is (the transaction is reset);
         a lost connection raises :class:`SmtpError`.
@@ -216,7 +236,7 @@ class Connection:
         envelope = self.envelope(sender, recipient, data)
         if self.pipelining:
             self.writer.write(envelope)
-            replies = [await self.read_reply() for _ in range(3)]
+            replies = await self.read_replies(3)
         else:
             replies = []
             for line in envelope.split(b"\r\n")[:3]:
@@ -226,7 +246,8 @@ class Connection:
                     break
         refused = next((r for r in replies if not r.ok), None)
         if replies[-1].code == 354:
-            self.writer.writelines([stuffed(data), END] if refused is None else [END])
+            body = data if ready else stuffed(data)
+            self.writer.writelines([body, END] if refused is None else [END])
             final = await self.read_reply()
             return refused or final
         self.writer.write(b"RSET\r\n")

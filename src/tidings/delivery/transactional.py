@@ -38,7 +38,7 @@ def _build(engine: Engine, queued: list[QueuedMessage]) -> tuple[Ticket, list[Se
                         message.kind, exc)
             failed.append(Settled(message.id, error=f"Cannot build the message: {exc}"))
             continue
-        ticket.add(built.envelope_from, built.recipient, built.data, message.id)
+        ticket.add(built.envelope_from, built.recipient, built.data, message.id, ready=True)
     return ticket, failed
 
 

@@ -23,15 +23,40 @@ from tidings.delivery.smtp import Reply
 UNSENT = Reply(0, "not sent")
 
 
+@dataclass(frozen=True, slots=True)
+class RelayHealth:
+    """How a relay is doing, for the campaign status.
+
+    ``error`` is its last failure (a refused or dropped connection, a 4xx answer)
+    since it last accepted a message, ``error_at`` when (Unix time), ``backing_off``
+    the seconds until it is tried again (0: it is not backing off).
+    """
+
+    name: str
+    error: str | None
+    error_at: float | None
+    backing_off: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"relay": self.name, "error": self.error, "error_at": self.error_at,
+                "backing_off": round(self.backing_off, 1)}
+
+
 @dataclass(slots=True, eq=False)
 class Job:
-    """One message for one recipient. ``key`` identifies it for the caller."""
+    """One message for one recipient. ``key`` identifies it for the caller.
+
+    ``ready`` says that ``data`` is SMTP ``DATA`` content as it is: CRLF line ends,
+    the last line ended, no line starting with ``.`` (what :mod:`tidings.mail`
+    builds); otherwise the SMTP client dot-stuffs a copy.
+    """
 
     sender: str
     recipient: str
     data: bytes
     key: int
     ticket: Ticket
+    ready: bool = False
     reply: Reply | None = None
     taken: bool = False
 
@@ -53,8 +78,9 @@ class Ticket:
     _pending: int = 0
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add(self, sender: str, recipient: str, data: bytes, key: int) -> Job:
-        job = Job(sender, recipient, data, key, self)
+    def add(self, sender: str, recipient: str, data: bytes, key: int, *,
+            ready: bool = False) -> Job:
+        job = Job(sender, recipient, data, key, self, ready)
         self.jobs.append(job)
         self._pending += 1
         self._done.clear()
@@ -90,3 +116,5 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
     def describe(self) -> str: ...
+
+    def health(self) -> list[RelayHealth]: ...

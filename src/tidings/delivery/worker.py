@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import platform
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +41,8 @@ SCHEDULE_INTERVAL = 5.0
 HEARTBEAT_TTL = 15.0
 HEARTBEAT_PREFIX = "worker:"
 DB_THREADS = 2
+MMAP_THRESHOLD = 128 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 def workers_alive(db: Database) -> list[str]:
@@ -58,10 +62,15 @@ class Worker:
         self.schedules = schedules
         self.heartbeat = heartbeat
         self.runs: dict[int, tuple[CampaignRun, asyncio.Task[None]]] = {}
+        self.ready = asyncio.Event()  # set once the transport and render processes are up
 
     async def run(self, stop: asyncio.Event) -> None:
         engine = self.engine
+        fix_mmap_threshold()
         await engine.transport.start()
+        if engine.render_pool is not None:
+            await engine.render_pool.warm()
+        self.ready.set()
         log.info("worker %s started; mail goes to %s", engine.holder,
                  engine.transport.describe())
         helpers = []
@@ -71,7 +80,7 @@ class Worker:
             await self._loop(stop)
         finally:
             for run, _task in self.runs.values():
-                run.stop.set()
+                run.halt()
             await asyncio.gather(*(t for _r, t in self.runs.values()), return_exceptions=True)
             for task in helpers:
                 task.cancel()
@@ -144,6 +153,20 @@ class Worker:
     def _release(self) -> None:
         with self.engine.db.write() as conn:
             leases.release(conn, HEARTBEAT_PREFIX + self.engine.holder, self.engine.holder)
+
+
+def fix_mmap_threshold() -> None:
+    """Keep glibc's mmap threshold at 128 KiB for the whole process.
+
+    glibc raises the threshold each time a block above it is freed, up to 32 MiB.
+    The worker frees a block of a few megabytes with every slice of rendered
+    messages it reads from a render process; after the first one, those blocks and
+    the messages cut from them land in the heap, whose free holes then grow with
+    every batch (measured: 186 MB peak for 200,000 readers, 142 MB with the
+    threshold fixed). A threshold set explicitly is never moved.
+    """
+    if platform.libc_ver()[0] == "glibc":
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

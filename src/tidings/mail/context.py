@@ -106,10 +106,11 @@ class Recipient:
 class Outgoing:
     """One finished message: hand ``data`` to SMTP with this envelope, unchanged.
 
-    ``data`` is the complete RFC 5322 message with CRLF line ends, DKIM-signed when
-    a signer was given. It is 7-bit ASCII unless the recipient's address has a
-    non-ASCII local part, in which case :attr:`smtputf8` is true and the relay must
-    offer SMTPUTF8.
+    ``data`` is the complete RFC 5322 message with CRLF line ends, the last line
+    ended too, DKIM-signed when a signer was given. No line starts with ``.``, so
+    ``data`` is also SMTP ``DATA`` content as it is (nothing to dot-stuff). It is
+    7-bit ASCII unless the recipient's address has a non-ASCII local part, in which
+    case :attr:`smtputf8` is true and the relay must offer SMTPUTF8.
     """
 
     envelope_from: str

@@ -40,11 +40,17 @@ def new_boundary(seed: str | None = None) -> str:
 
 
 _MAX_QP_LINE = 76
-_PLAIN_LINE = re.compile(r"[!-<>-~]([ -<>-~]{0,70}[!-<>-~])?\Z")
+# Printable ASCII, no "=", not starting with "." and not ending with a space.
+_PLAIN_LINE = re.compile(r"[!-,\-/-<>-~]([ -<>-~]{0,70}[!-<>-~])?\Z")
 
 
 def qp(text: str) -> bytes:
-    """``text`` as quoted-printable lines with CRLF, ending on a line boundary."""
+    """``text`` as quoted-printable lines with CRLF, ending on a line boundary.
+
+    No line starts with ``.`` (it is written ``=2E``), so a message made of these
+    lines is SMTP ``DATA`` content as it is: the sender never scans it for dots to
+    stuff (RFC 5321 §4.5.2), which cost as much as rendering the message.
+    """
     if not text:
         return b""
     if _PLAIN_LINE.match(text):  # a short link or name: nothing to encode
@@ -53,6 +59,10 @@ def qp(text: str) -> bytes:
     encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
     if not encoded.endswith(b"\r\n"):
         encoded += b"=\r\n"
+    if encoded[:1] == b".":
+        encoded = b"=2E" + encoded[1:]
+    if b"\r\n." in encoded:
+        encoded = encoded.replace(b"\r\n.", b"\r\n=2E")
     if len(encoded) > _MAX_QP_LINE and max(map(len, encoded.split(b"\r\n"))) > _MAX_QP_LINE:
         encoded = _rewrap(encoded)
     return encoded
@@ -68,6 +78,8 @@ def _rewrap(encoded: bytes) -> bytes:
                 cut -= 1  # never inside an =XX escape
             lines.append(line[:cut] + b"=")
             line = line[cut:]
+            if line[:1] == b".":
+                line = b"=2E" + line[1:]
         lines.append(line)
     return b"\r\n".join(lines)
 

@@ -14,7 +14,9 @@ ignore         nothing (auto-replies, not-spam reports)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -25,7 +27,7 @@ from tidings.db import subscribers as db_subscribers
 from tidings.db import subscriptions as db_subscriptions
 from tidings.db.database import Database
 from tidings.domain import campaigns as campaign_states
-from tidings.domain.bounces import BounceKind
+from tidings.domain.bounces import BounceKind, classify, enhanced_status
 from tidings.domain.campaigns import CampaignStatus
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.subscriptions import SubscriptionStatus
@@ -42,36 +44,61 @@ def record(db: Database, *, subscriber_id: int | None, campaign_id: int | None,
     if kind is BounceKind.IGNORE:
         return
     values = runtime_settings.get_all(db)
-    now = utcnow()
     with db.write() as conn:
-        subscriber = db_subscribers.get(conn, subscriber_id) if subscriber_id else None
         if campaign_id is not None and db_campaigns.get(conn, campaign_id) is None:
             campaign_id = None
-        db_bounces.insert_bounce(conn, subscriber_id=subscriber.id if subscriber else None,
-                                 campaign_id=campaign_id, kind=str(kind), source=source,
-                                 status_code=status, diagnostic=(diagnostic or "")[:2000],
-                                 now=now)
-        if kind is BounceKind.SENDER_CONFIG:
-            events.record(conn, "delivery.sender_config", now, actor="bounces",
-                          subject_type="campaign" if campaign_id else None,
-                          subject_id=campaign_id,
-                          data={"status": status, "diagnostic": (diagnostic or "")[:300]})
-            return
-        if subscriber is None:
-            return
-        if kind is BounceKind.HARD:
-            _block(conn, subscriber.id, subscriber.email, "hard_bounce")
-        elif kind is BounceKind.SOFT:
-            window = now - timedelta(days=int(values["bounce.soft_window_days"]))
-            if db_bounces.count_since(conn, subscriber_id=subscriber.id, kind="soft",
-                                      since=window) >= int(values["bounce.soft_threshold"]):
-                _block(conn, subscriber.id, None, "soft_bounces")
-        elif kind is BounceKind.COMPLAINT:
-            _unsubscribe_all(conn, subscriber.id)
-            _block(conn, subscriber.id, subscriber.email, "complaint")
-            if campaign_id is not None:
-                _pause_on_complaints(conn, campaign_id,
-                                     float(values["bounce.complaint_pause_rate"]))
+        _apply(conn, values, subscriber_id=subscriber_id, campaign_id=campaign_id, kind=kind,
+               source=source, status=status, diagnostic=diagnostic, now=utcnow())
+
+
+def smtp_refusals(db: Database
+                  ) -> Callable[[Connection, int, Sequence[tuple[int, int, str]], datetime], None]:
+    """What the delivery engine calls with a campaign's permanent (5xx) SMTP refusals.
+
+    Each refusal (subscriber id, SMTP code, answer text) is classified and acted on
+    exactly like a bounce that comes back later (source ``smtp``): ``550 5.1.1`` is
+    hard (blocklisted, suppressed), ``552 5.2.2`` soft (counted), ``554 5.7.1``
+    sender_config (the address is not blamed). It runs inside the transaction that
+    writes the ledger rows, so a refusal is never ledgered without its consequence.
+    """
+    def handle(conn: Connection, campaign_id: int, refusals: Sequence[tuple[int, int, str]],
+               now: datetime) -> None:
+        values = runtime_settings.get_all(db)
+        for subscriber_id, code, text in refusals:
+            kind = classify(code=code, text=text)
+            if kind is not BounceKind.IGNORE:
+                _apply(conn, values, subscriber_id=subscriber_id, campaign_id=campaign_id,
+                       kind=kind, source="smtp", status=enhanced_status(text) or str(code),
+                       diagnostic=text, now=now)
+    return handle
+
+
+def _apply(conn: Connection, values: Mapping[str, Any], *, subscriber_id: int | None,
+           campaign_id: int | None, kind: BounceKind, source: str, status: str | None,
+           diagnostic: str | None, now: datetime) -> None:
+    subscriber = db_subscribers.get(conn, subscriber_id) if subscriber_id else None
+    db_bounces.insert_bounce(conn, subscriber_id=subscriber.id if subscriber else None,
+                             campaign_id=campaign_id, kind=str(kind), source=source,
+                             status_code=status, diagnostic=(diagnostic or "")[:2000], now=now)
+    if kind is BounceKind.SENDER_CONFIG:
+        events.record(conn, "delivery.sender_config", now, actor="bounces",
+                      subject_type="campaign" if campaign_id else None, subject_id=campaign_id,
+                      data={"status": status, "diagnostic": (diagnostic or "")[:300]})
+        return
+    if subscriber is None:
+        return
+    if kind is BounceKind.HARD:
+        _block(conn, subscriber.id, subscriber.email, "hard_bounce")
+    elif kind is BounceKind.SOFT:
+        window = now - timedelta(days=int(values["bounce.soft_window_days"]))
+        if db_bounces.count_since(conn, subscriber_id=subscriber.id, kind="soft",
+                                  since=window) >= int(values["bounce.soft_threshold"]):
+            _block(conn, subscriber.id, None, "soft_bounces")
+    elif kind is BounceKind.COMPLAINT:
+        _unsubscribe_all(conn, subscriber.id)
+        _block(conn, subscriber.id, subscriber.email, "complaint")
+        if campaign_id is not None:
+            _pause_on_complaints(conn, campaign_id, float(values["bounce.complaint_pause_rate"]))
 
 
 def _block(conn: Connection, subscriber_id: int, email: str | None, reason: str) -> None:

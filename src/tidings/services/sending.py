@@ -99,6 +99,8 @@ class Progress:
     eta: float | None    # seconds until done at that rate
     updated_at: datetime | None
     error: str | None = None  # why the worker paused it, if it did
+    state: str | None = None  # the worker's: sending, backing off, error, finished, stopped
+    relays: tuple[dict[str, Any], ...] = ()  # relays in trouble: last error, back-off
 
     @property
     def done(self) -> bool:
@@ -109,7 +111,8 @@ class Progress:
                 "total": self.total, "sent": self.sent, "failed": self.failed,
                 "skipped": self.skipped, "remaining": self.remaining,
                 "rate": round(self.rate, 1), "eta": None if self.eta is None
-                else round(self.eta), "updated_at": self.updated_at, "error": self.error}
+                else round(self.eta), "updated_at": self.updated_at, "error": self.error,
+                "state": self.state, "relays": list(self.relays)}
 
 
 def progress(db: Database, ref: str) -> Progress:
@@ -127,4 +130,6 @@ def progress(db: Database, ref: str) -> Progress:
                     total=campaign.total, sent=campaign.sent, failed=campaign.failed,
                     skipped=skipped, remaining=remaining, rate=rate,
                     eta=remaining / rate if rate > 0 else None, updated_at=updated_at,
-                    error=str(delivery["error"]) if delivery.get("error") else None)
+                    error=str(delivery["error"]) if delivery.get("error") else None,
+                    state=str(delivery["state"]) if delivery.get("state") else None,
+                    relays=tuple(r for r in delivery.get("relays") or () if isinstance(r, dict)))

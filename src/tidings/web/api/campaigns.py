@@ -100,6 +100,13 @@ class ScheduleIn(Input):
         return value
 
 
+class RelayStatus(BaseModel):
+    relay: str = Field(description="The relay, as scheme://host:port.")
+    error: str | None = Field(description="Its last failure since it last accepted a message.")
+    error_at: float | None = Field(description="When, in Unix time.")
+    backing_off: float = Field(description="Seconds until it is tried again; 0: not waiting.")
+
+
 class Stats(BaseModel):
     id: str
     status: CampaignStatus
@@ -110,7 +117,10 @@ class Stats(BaseModel):
     remaining: int
     rate: float = Field(description="Messages per second lately.")
     eta: float | None = Field(description="Seconds until done at that rate.")
-    error: str | None
+    error: str | None = Field(description="Why the worker paused the campaign, if it did.")
+    state: str | None = Field(description="The worker's: sending, backing off (every relay "
+                                          "is), error, finished, stopped.")
+    relays: list[RelayStatus] = Field(description="Relays in trouble while sending.")
     outcomes: dict[str, int] = Field(description="Deliveries per ledger status.")
 
 
@@ -276,5 +286,6 @@ def stats(request: Request, key: Reader, ref: Ref) -> Stats:
     return Stats(id=found.uid, status=progress.status, total=progress.total,
                  sent=progress.sent, failed=progress.failed, skipped=progress.skipped,
                  remaining=progress.remaining, rate=round(progress.rate, 1),
-                 eta=progress.eta, error=progress.error,
+                 eta=progress.eta, error=progress.error, state=progress.state,
+                 relays=[RelayStatus.model_validate(r) for r in progress.relays],
                  outcomes=campaign_results.summary(db, found.id).outcomes)
