@@ -101,7 +101,7 @@ def test_auto_send_starts_the_digest(runtime: Runtime, server: FeedServer) -> No
 @pytest.mark.usefixtures("news")
 def test_feed_text_never_runs_as_a_template(runtime: Runtime, server: FeedServer) -> None:
     db = runtime.db
-    hostile = Entry(title="{{ subscriber.email }} {% endraw %}{{ 7 * 7 }}{%- endraw -%}",
+    hostile = Entry(title="{{ subscriber.email }} {% endraw %}{{ 7919 * 7877 }}{%- endraw -%}",
                     link=f"{server.base}/x?a={{{{b}}}}",
                     description="<script>alert(1)</script><p onclick='x()'>{{ unsubscribe_url }}"
                                 "</p><img src='javascript:alert(1)'>",
@@ -113,7 +113,7 @@ def test_feed_text_never_runs_as_a_template(runtime: Runtime, server: FeedServer
                               tokens=runtime.tokens, subscriber="ann@example.com")
     for part in (shown.html, shown.text):
         assert "ann@example.com" not in part
-        assert "{{ subscriber.email }}" in part and "49" not in part
+        assert "{{ subscriber.email }}" in part and "62377963" not in part
         assert "{{ unsubscribe_url }}" in part
         assert "<script" not in part and "javascript:" not in part and "onclick" not in part
 
