@@ -62,6 +62,7 @@ def test_a_campaign_without_progress_pauses_itself_with_the_reason(
     error = sending.progress(runtime.db, campaign.uid).error or ""
     assert "without any message answered" in error and f"{relay}: cannot connect" in error
     status = tidings(runtime, "campaigns", "status", campaign.uid, "--json")
+    assert status.returncode == 0, status.stderr
     assert "without any message answered" in status.stdout
     assert campaigns.get(runtime.db, campaign.uid).sent == 0
 
