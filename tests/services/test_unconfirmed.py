@@ -206,6 +206,12 @@ def waiting_on_a_lock(db: Database) -> int:
             "AND wait_event_type = 'Lock'")).scalar_one())
 
 
+def subscriber_id(db: Database, email: str) -> int | None:
+    with db.read() as conn:
+        found = db_subscribers.get_by_email(conn, email)
+    return found.id if found else None
+
+
 def test_a_purge_skips_a_reader_a_signup_holds(db: Database) -> None:
     postgres_only(db)
     sign_up(db, "again@example.com", "daily", age_days=40)
@@ -220,12 +226,6 @@ def test_a_purge_skips_a_reader_a_signup_holds(db: Database) -> None:
     readers = state(db)["readers"]
     assert "stale@example.com" not in readers
     assert readers["again@example.com"]["lists"] == [("daily", "unconfirmed")]
-
-
-def db_subscribers_id(db: Database, email: str) -> int | None:
-    with db.read() as conn:
-        found = db_subscribers.get_by_email(conn, email)
-    return found.id if found else None
 
 
 def test_a_signup_waiting_for_a_purge_is_written_after_it(db: Database) -> None:
@@ -252,7 +252,7 @@ def test_a_signup_waiting_for_a_purge_is_written_after_it(db: Database) -> None:
     thread.join(30)
     assert not thread.is_alive() and failures == []
     # The old row went with the purge; the signup made the reader anew.
-    new_id = db_subscribers_id(db, "again@example.com")
+    new_id = subscriber_id(db, "again@example.com")
     assert new_id is not None and new_id != old_id
     assert state(db)["readers"]["again@example.com"] == {
         "status": "enabled", "lists": [("daily", "unconfirmed")], "consents": 1}
