@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
+from tests.delivery.conftest import wait_until
 from tidings.bootstrap import Runtime
 from tidings.db import consents
 from tidings.db import subscribers as db_subscribers
@@ -163,3 +165,95 @@ def test_a_fresh_signup_restarts_the_clock(db: Database) -> None:
     signups.signup(db, signups.Signup(email="again@example.com", lists=["daily"]))
     assert unconfirmed.purge(db).subscriptions == 0
     assert unconfirmed.purge(db, now=utcnow() + timedelta(days=31)).subscribers == 1
+
+
+def stale_since(days: int = 30) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def test_a_signup_between_selection_and_deletion_survives(db: Database) -> None:
+    again = sign_up(db, "again@example.com", "daily", age_days=40)
+    other = sign_up(db, "other@example.com", "daily", age_days=40)
+    stale = sign_up(db, "stale@example.com", "daily", age_days=40)
+    before = stale_since()
+    found = unconfirmed.candidates(db, before)
+    assert found == [again, other, stale]
+    # Between the purge's two steps, two of them sign up again (committed).
+    signups.signup(db, signups.Signup(email="again@example.com", lists=["daily"]))
+    signups.signup(db, signups.Signup(email="other@example.com", lists=["weekly"]))
+
+    assert unconfirmed.forget(db, found, before) == (2, 1)
+    readers = state(db)["readers"]
+    assert "stale@example.com" not in readers
+    # The fresh signup to the same list keeps it, with both signups' records.
+    assert readers["again@example.com"] == {
+        "status": "enabled", "lists": [("daily", "unconfirmed")], "consents": 2}
+    # The stale list goes, the fresh one stays, and so does the reader.
+    assert readers["other@example.com"] == {
+        "status": "enabled", "lists": [("weekly", "unconfirmed")], "consents": 2}
+
+
+def postgres_only(db: Database) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite has one writer at a time: a purge and a signup never overlap")
+
+
+def waiting_on_a_lock(db: Database) -> int:
+    """Backends of this database waiting for a row lock another one holds."""
+    with db.read() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar_one())
+
+
+def subscriber_id(db: Database, email: str) -> int | None:
+    with db.read() as conn:
+        found = db_subscribers.get_by_email(conn, email)
+    return found.id if found else None
+
+
+def test_a_purge_skips_a_reader_a_signup_holds(db: Database) -> None:
+    postgres_only(db)
+    sign_up(db, "again@example.com", "daily", age_days=40)
+    sign_up(db, "stale@example.com", "daily", age_days=40)
+    before = stale_since()
+    found = unconfirmed.candidates(db, before)
+    with db.write() as signup:
+        # A signup of a known address locks its subscriber first; the purge, in its
+        # own transaction meanwhile, neither waits for it nor touches that reader.
+        assert db_subscribers.get_for_update(signup, email="again@example.com")
+        assert unconfirmed.forget(db, found, before) == (1, 1)
+    readers = state(db)["readers"]
+    assert "stale@example.com" not in readers
+    assert readers["again@example.com"]["lists"] == [("daily", "unconfirmed")]
+
+
+def test_a_signup_waiting_for_a_purge_is_written_after_it(db: Database) -> None:
+    postgres_only(db)
+    old_id = sign_up(db, "again@example.com", "daily", age_days=40)
+    before = stale_since()
+    found = unconfirmed.candidates(db, before)
+    failures: list[BaseException] = []
+
+    def sign_up_again() -> None:
+        try:
+            signups.signup(db, signups.Signup(email="again@example.com", lists=["daily"]))
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    with db.write() as purge:
+        assert db_subscribers.lock_free(purge, found) == [old_id]
+        # The reader signs up again now: the signup finds the address and waits for
+        # the lock the purge holds.
+        thread = threading.Thread(target=sign_up_again)
+        thread.start()
+        wait_until(lambda: waiting_on_a_lock(db) == 1, what="the signup to wait")
+        assert unconfirmed.remove_stale(purge, found, before) == (1, 1)
+    thread.join(30)
+    assert not thread.is_alive() and failures == []
+    # The old row went with the purge; the signup made the reader anew.
+    new_id = subscriber_id(db, "again@example.com")
+    assert new_id is not None and new_id != old_id
+    assert state(db)["readers"]["again@example.com"] == {
+        "status": "enabled", "lists": [("daily", "unconfirmed")], "consents": 1}
+    assert state(db)["outbox"] == ["again@example.com"]

@@ -112,6 +112,20 @@ _INSERT_IF_NEW = {
 }
 
 
+def lock_free(conn: Connection, subscriber_ids: Sequence[int]) -> list[int]:
+    """Of ``subscriber_ids``, those no other transaction holds, row-locked until commit.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED``: a subscriber a signup or a confirmation is
+    changing right now is left out, without waiting. SQLite's write transactions are
+    serialised already, so all of them are returned (those that still exist).
+    """
+    query = select(subscribers.c.id).where(subscribers.c.id.in_(list(subscriber_ids))) \
+        .order_by(subscribers.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [int(sid) for sid in conn.execute(query).scalars()]
+
+
 def get_for_update(conn: Connection, *, email: str | None = None,
                    subscriber_id: int | None = None) -> Subscriber | None:
     """A subscriber by address or id, row-locked until commit on PostgreSQL.

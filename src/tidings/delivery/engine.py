@@ -50,9 +50,11 @@ Composer = Callable[[Database, Campaign], Renderer]
 SystemBuilder = Callable[[Database, str, str, dict[str, Any]], Message]
 """Builds a transactional message from an outbox row's (kind, to_email, payload)."""
 
-RefusalHandler = Callable[[Connection, int, Sequence[tuple[int, int, str]], datetime], None]
-"""Acts on a campaign's permanent SMTP refusals, given as (subscriber id, code, answer),
-inside the transaction that ledgers them (``tidings.services.bounces.smtp_refusals``)."""
+RefusalHandler = Callable[[Connection, int | None, Sequence[tuple[int, int, str]], datetime],
+                          None]
+"""Acts on permanent SMTP refusals, given as (subscriber id, code, answer), of a campaign's
+messages (its id) or of transactional ones (None), inside the transaction that records
+them (``tidings.services.bounces.smtp_refusals``)."""
 
 
 def new_holder() -> str:

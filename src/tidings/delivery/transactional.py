@@ -5,14 +5,20 @@ messages (the claim pushes their next attempt five minutes on, so a crash retrie
 them then), builds them, hands them to the transport and records the results in
 one transaction. A temporary refusal is retried with back-off; a permanent one, or
 a message that cannot be built (its subscriber was erased meanwhile), fails with
-the reason kept in ``last_error``.
+the reason kept in ``last_error``. A permanent refusal of a message to a subscriber
+is also handed to the engine's refusal handler, like a campaign's (a bounce: a
+confirmation refused with ``550 5.1.1`` blocklists its reader), in the same
+transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
 
 from tidings.db.outbox import QueuedMessage
 from tidings.delivery.engine import Engine
@@ -50,6 +56,8 @@ async def send_due(engine: Engine, *, limit: int = 50) -> int:
         return 0
     ticket, results = await asyncio.to_thread(_build, engine, queued)
     attempts = {m.id: m.attempts for m in queued}
+    readers = {m.id: m.subscriber_id for m in queued}
+    refused: list[tuple[int, int, str]] = []
     engine.transport.submit(ticket)
     now = utcnow()
     for job in await ticket.wait():
@@ -64,5 +72,17 @@ async def send_due(engine: Engine, *, limit: int = 50) -> int:
                                    retry_at=utcnow() + timedelta(seconds=delay)))
         else:
             results.append(Settled(job.key, error=str(reply)))
-    await asyncio.to_thread(outbox.settle, engine.db, results)
+            reader = readers[job.key]
+            if reply.permanent and reader is not None:
+                refused.append((reader, reply.code, reply.text))
+    await asyncio.to_thread(outbox.settle, engine.db, results, _bounces(engine, refused))
     return len(queued)
+
+
+def _bounces(engine: Engine, refused: list[tuple[int, int, str]]
+             ) -> Callable[[Connection, datetime], None] | None:
+    """What settling the pass also writes: the refusals, as bounces of their readers."""
+    handler = engine.refusals
+    if not refused or handler is None:
+        return None
+    return lambda conn, now: handler(conn, None, refused, now)

@@ -51,18 +51,20 @@ def record(db: Database, *, subscriber_id: int | None, campaign_id: int | None,
                source=source, status=status, diagnostic=diagnostic, now=utcnow())
 
 
-def smtp_refusals(db: Database
-                  ) -> Callable[[Connection, int, Sequence[tuple[int, int, str]], datetime], None]:
-    """What the delivery engine calls with a campaign's permanent (5xx) SMTP refusals.
+def smtp_refusals(db: Database) -> Callable[
+        [Connection, int | None, Sequence[tuple[int, int, str]], datetime], None]:
+    """What the delivery engine calls with permanent (5xx) SMTP refusals.
 
-    Each refusal (subscriber id, SMTP code, answer text) is classified and acted on
-    exactly like a bounce that comes back later (source ``smtp``): ``550 5.1.1`` is
-    hard (blocklisted, suppressed), ``552 5.2.2`` soft (counted), ``554 5.7.1``
-    sender_config (the address is not blamed). It runs inside the transaction that
-    writes the ledger rows, so a refusal is never ledgered without its consequence.
+    They are refusals of a campaign's messages (its id) or of transactional messages to
+    a subscriber (None: a confirmation, a welcome). Each refusal (subscriber id, SMTP
+    code, answer text) is classified and acted on exactly like a bounce that comes back
+    later (source ``smtp``): ``550 5.1.1`` is hard (blocklisted, suppressed), ``552
+    5.2.2`` soft (counted), ``554 5.7.1`` sender_config (the address is not blamed). It
+    runs inside the transaction that records the outcome of the sending (ledger or
+    outbox rows), so a refusal is never recorded without its consequence.
     """
-    def handle(conn: Connection, campaign_id: int, refusals: Sequence[tuple[int, int, str]],
-               now: datetime) -> None:
+    def handle(conn: Connection, campaign_id: int | None,
+               refusals: Sequence[tuple[int, int, str]], now: datetime) -> None:
         values = runtime_settings.get_all(db)
         for subscriber_id, code, text in refusals:
             kind = classify(code=code, text=text)

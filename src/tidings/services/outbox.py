@@ -15,10 +15,13 @@ Kinds and their payloads:
 A message is ``pending`` until sent; the worker claims due ones (:func:`take_due`),
 sends them and records the result (:func:`settle`): ``sent``, ``pending`` again with
 a later ``next_attempt_at`` after a temporary failure, or ``failed`` with the error.
+A permanent refusal of a message to a subscriber also counts as a bounce of theirs
+(:func:`tidings.services.bounces.smtp_refusals`), in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,8 +81,10 @@ class Settled:
     attempted: bool = True
 
 
-def settle(db: Database, results: list[Settled]) -> None:
-    """Record a pass of the worker in one transaction."""
+def settle(db: Database, results: list[Settled],
+           also: Callable[[Connection, datetime], None] | None = None) -> None:
+    """Record a pass of the worker in one transaction, with what ``also`` writes (called
+    with the connection and the time: what refusals mean for the addresses)."""
     now = utcnow()
     with db.write() as conn:
         db_outbox.mark_sent(conn, [r.message_id for r in results if r.sent], now)
@@ -91,3 +96,5 @@ def settle(db: Database, results: list[Settled]) -> None:
                                      attempted=r.attempted)
             else:
                 db_outbox.mark_failed(conn, r.message_id, r.error or "failed")
+        if also is not None:
+            also(conn, now)

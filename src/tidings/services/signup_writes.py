@@ -304,16 +304,22 @@ def record_one(conn: Connection, db: Database, item: Pending, values: dict[str, 
                now: datetime) -> None:
     """Record one signup whose lists and consent text are resolved, whatever is on file
     about the address already."""
-    key = _suppression_key(db, conn)
-    if db_suppressions.present(conn, [suppressions.digest(key, item.address)]):
-        return
-    new_id = db_subscribers.insert_if_new(conn, uid=new_uid(), email=item.address,
-                                          name=item.name, now=now)
-    if new_id is not None:
-        _record_new(conn, [item], [new_id], now)
-        return
-    existing = db_subscribers.get_for_update(conn, email=item.address)
-    if existing is None or existing.status is SubscriberStatus.BLOCKLISTED:
+    digest = suppressions.digest(_suppression_key(db, conn), item.address)
+    while True:
+        if db_suppressions.present(conn, [digest]):
+            return
+        new_id = db_subscribers.insert_if_new(conn, uid=new_uid(), email=item.address,
+                                              name=item.name, now=now)
+        if new_id is not None:
+            _record_new(conn, [item], [new_id], now)
+            return
+        existing = db_subscribers.get_for_update(conn, email=item.address)
+        if existing is not None:
+            break
+        # On PostgreSQL, the row the insert met was deleted before it could be locked
+        # (a purge of stale signups, an erasure, both commit their removal first):
+        # the address is new again.
+    if existing.status is SubscriberStatus.BLOCKLISTED:
         return
     subscriber_id = existing.id
     current = db_subscriptions.for_subscriber(conn, subscriber_id)

@@ -176,6 +176,9 @@ def confirm(db: Database, subscriber_id: int, consent_id: int, *, ip: str | None
     """
     now = utcnow()
     with db.write() as conn:
+        # The reader is locked first, as by a signup: a purge of stale signups then
+        # skips them, or has removed what it removes before this reads it.
+        db_subscribers.get_for_update(conn, subscriber_id=subscriber_id)
         record, email = _signup_record(conn, subscriber_id, consent_id)
         confirmed = db_subscriptions.confirm_pending(conn, subscriber_id, record["list_ids"],
                                                      now)
