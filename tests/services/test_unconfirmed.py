@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from tidings.domain.errors import ValidationError
 from tidings.domain.lists import OptIn
 from tidings.domain.subscribers import SubscriberStatus
 from tidings.domain.timezones import utcnow
-from tidings.services import lists, runtime_settings, scheduling, signups, unconfirmed
+from tidings.services import imports, lists, runtime_settings, scheduling, signups, unconfirmed
 from tidings.services import subscribers as subscriber_service
 
 
@@ -110,6 +111,25 @@ def test_purge_forgets_old_unconfirmed_signups_and_keeps_the_rest(db: Database) 
     assert logged == [{"days": 30, "subscriptions": 4, "subscribers": 1}]
     assert left == 0
     assert unconfirmed.purge(db) == unconfirmed.Purged(days=30)  # nothing left to do
+
+
+def test_imported_readers_are_not_signups_to_forget(db: Database) -> None:
+    # An import vouches for its readers (one shared consent record names them all): even
+    # left unconfirmed for long, they are not strangers' signups.
+    imports.run(db, io.BytesIO(b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n"),
+                imports.ImportOptions(lists=("daily",)))
+    with db.write() as conn:
+        then = utcnow() - timedelta(days=90)
+        conn.execute(update(subscriptions).values(created_at=then, updated_at=then))
+    before = state(db)
+    assert {r["lists"][0] for r in before["readers"].values()} == {("daily", "unconfirmed")}
+
+    done = unconfirmed.purge(db)
+
+    assert (done.subscriptions, done.subscribers) == (2, 0)
+    after = state(db)
+    assert sorted(after["readers"]) == ["ann@example.com", "bob@example.com"]
+    assert all(r["consents"] == 1 for r in after["readers"].values())
 
 
 @pytest.mark.usefixtures("readers")

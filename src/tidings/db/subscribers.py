@@ -148,7 +148,8 @@ def abandoned_signups(conn: Connection, subscriber_ids: Sequence[int],
     """Of ``subscriber_ids``, the signups nobody ever confirmed: ``{id: address}``.
 
     That is enabled (not blocklisted) subscribers with no subscription but ones left
-    unconfirmed since before ``before``, and no consent record but signups.
+    unconfirmed since before ``before``, no consent record but signups, and not added
+    by an import (whose shared record they name in ``import_consent_id``).
     """
     kept = exists().where(
         subscriptions.c.subscriber_id == subscribers.c.id,
@@ -160,5 +161,5 @@ def abandoned_signups(conn: Connection, subscriber_ids: Sequence[int],
         select(subscribers.c.id, subscribers.c.email)
         .where(subscribers.c.id.in_(list(subscriber_ids)),
                subscribers.c.status != str(SubscriberStatus.BLOCKLISTED),
-               ~kept, ~acted))
+               subscribers.c.import_consent_id.is_(None), ~kept, ~acted))
     return {int(sid): email for sid, email in rows}
