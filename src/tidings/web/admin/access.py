@@ -3,6 +3,7 @@ resets, and one's own account (password, second factor)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,7 @@ from tidings.domain.errors import (
     Unauthenticated,
     ValidationError,
 )
+from tidings.domain.users import User
 from tidings.services import accounts, runtime_settings, setup
 from tidings.web import auth
 from tidings.web.admin.common import Reader, redirect, render, runtime, safe_next
@@ -192,15 +194,10 @@ def account(request: Request, user: Reader) -> Response:
 @router.post("/admin/account/password")
 def account_password(request: Request, user: Reader, current_password: Text,
                      new_password: Text) -> Response:
-    try:
-        changed = accounts.change_password(runtime(request).db, user,
-                                           current=current_password, new=new_password)
-    except ValidationError as exc:
-        return redirect(request, "/admin/account", exc.message)
-    response = redirect(request, "/admin/account",
-                        "Password changed. Every other session was signed out.")
-    auth.start_session(request, response, changed)
-    return response
+    return _account_changed(
+        request, lambda: accounts.change_password(runtime(request).db, user,
+                                                  current=current_password, new=new_password),
+        "Password changed. Every other session was signed out.")
 
 
 @router.post("/admin/account/totp")
@@ -212,23 +209,26 @@ def account_totp_enable(request: Request, user: Reader, sealed: Text, code: Text
         raise TokenInvalid("The enrolment expired; start again.") from None
     if user_id != user.id:
         raise TokenInvalid("The enrolment expired; start again.")
-    try:
-        changed = accounts.enable_totp(runtime(request).db, user, secret=secret, code=code,
-                                       password=password)
-    except ValidationError as exc:
-        return redirect(request, "/admin/account", exc.message)
-    response = redirect(request, "/admin/account",
-                        "Two-factor sign-in is on. Other sessions were signed out.")
-    auth.start_session(request, response, changed)
-    return response
+    return _account_changed(
+        request, lambda: accounts.enable_totp(runtime(request).db, user, secret=secret,
+                                              code=code, password=password),
+        "Two-factor sign-in is on. Other sessions were signed out.")
 
 
 @router.post("/admin/account/totp/disable")
 def account_totp_disable(request: Request, user: Reader, password: Text) -> Response:
+    return _account_changed(
+        request, lambda: accounts.disable_totp(runtime(request).db, user, password=password),
+        "Two-factor sign-in is off.")
+
+
+def _account_changed(request: Request, change: Callable[[], User], done: str) -> Response:
+    """Apply a change to the signed-in account, which signs out its other sessions, and
+    start a fresh session for this one; a refused change is shown on the account page."""
     try:
-        changed = accounts.disable_totp(runtime(request).db, user, password=password)
+        changed = change()
     except ValidationError as exc:
         return redirect(request, "/admin/account", exc.message)
-    response = redirect(request, "/admin/account", "Two-factor sign-in is off.")
+    response = redirect(request, "/admin/account", done)
     auth.start_session(request, response, changed)
     return response
