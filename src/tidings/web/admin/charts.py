@@ -24,9 +24,10 @@ def _number(value: float) -> str:
 
 
 def _scale(top: float) -> float:
-    """A round upper bound for the axis (1, 2 or 5 times a power of ten)."""
-    if top <= 0:
-        return 1.0
+    """A round upper bound for the axis (1, 2 or 5 times a power of ten; up to 10, an even
+    number, so that the middle gridline of a count is a whole number too)."""
+    if top <= 10:
+        return float(next(even for even in (2, 4, 6, 10) if top <= even))
     magnitude = 10 ** (len(str(int(top))) - 1)
     for step in (1, 2, 5, 10):
         if top <= step * magnitude:
